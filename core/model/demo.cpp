@@ -1,0 +1,250 @@
+#include "model/demo.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <set>
+
+#include <QDir>
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QSaveFile>
+
+#include "eval/forward.h"
+#include "model/hf_loader.h"
+#include "util/error.h"
+#include "util/rng.h"
+
+namespace qs {
+
+namespace {
+
+constexpr int kVocab = 512;
+constexpr int kFirstWord = 3 + 256 + 1 + 26;  // <unk>,<s>,</s>, 256 bytes, " ", a..z
+
+/// Vocabulary: 0 <unk>, 1 BOS, 2 EOS, 3..258 <0xNN>, 259 " ", 260..285 a..z, then
+/// word pieces " c", " cv", " cvc"...: every multi-character piece starts with a
+/// space and its prefixes are pieces too, so BPE encoding of decoded word pieces
+/// reproduces exactly the same ids (the sampled text round-trips).
+std::vector<std::string> demoPieces(uint64_t seed) {
+    std::vector<std::string> pieces = {"<unk>", "\n<s>\n", "\n</s>\n"};
+    char buf[8];
+    for (int b = 0; b < 256; ++b) {
+        std::snprintf(buf, sizeof buf, "<0x%02X>", b);
+        pieces.emplace_back(buf);
+    }
+    pieces.emplace_back(" ");
+    for (char ch = 'a'; ch <= 'z'; ++ch) pieces.emplace_back(1, ch);
+    const char* cons = "bdfgklmnprstvz";
+    const char* vow = "aeiou";
+    SplitMix64 rng(seed ^ 0x70696563ull);
+    std::set<std::string> have(pieces.begin(), pieces.end());
+    while (int(pieces.size()) < kVocab) {
+        const int syll = 1 + int(rng.next() % 3);
+        std::string w = " ";
+        for (int s = 0; s < syll; ++s) {
+            w += cons[rng.next() % 14];
+            w += vow[rng.next() % 5];
+        }
+        for (size_t len = 2; len <= w.size() && int(pieces.size()) < kVocab; ++len) {
+            const std::string p = w.substr(0, len);
+            if (have.insert(p).second) pieces.push_back(p);
+        }
+    }
+    return pieces;
+}
+
+QByteArray llama2cTokenizerBytes(const std::vector<std::string>& pieces) {
+    QByteArray out;
+    auto put32 = [&](int32_t v) { out.append(reinterpret_cast<const char*>(&v), 4); };
+    auto putF = [&](float v) { out.append(reinterpret_cast<const char*>(&v), 4); };
+    int32_t maxLen = 0;
+    for (const auto& p : pieces) maxLen = std::max<int32_t>(maxLen, int32_t(p.size()));
+    put32(maxLen);
+    for (size_t i = 0; i < pieces.size(); ++i) {
+        // longer pieces score higher; only one merge is ever possible per word
+        putF(i < size_t(kFirstWord) ? 0.0f : float(pieces[i].size()));
+        put32(int32_t(pieces[i].size()));
+        out.append(pieces[i].data(), qsizetype(pieces[i].size()));
+    }
+    return out;
+}
+
+}  // namespace
+
+Demo makeDemo(const DemoOptions& opt) {
+    Demo demo;
+    const std::vector<std::string> pieces = demoPieces(opt.seed);
+    demo.tokenizerBytes = llama2cTokenizerBytes(pieces);
+    demo.tokenizer = parseLlama2cTokenizer(demo.tokenizerBytes, kVocab, QStringLiteral("(demo tokenizer)"));
+
+    ModelConfig c;
+    c.arch = Arch::Llama;
+    c.modelType = "llama";
+    c.hiddenSize = 256;
+    c.intermediateSize = 688;
+    c.numLayers = 6;
+    c.numHeads = 8;
+    c.numKvHeads = 4;
+    c.headDim = 32;
+    c.vocabSize = kVocab;
+    c.maxPositions = 512;
+    c.normEps = 1e-5;
+    c.ropeTheta = 10000.0;
+    c.tiedEmbeddings = false;
+    c.bosTokenId = 1;
+    c.eosTokenId = 2;
+    c.validate(QStringLiteral("(demo)"));
+    const int64_t H = c.hiddenSize, I = c.intermediateSize, V = kVocab;
+    const int64_t qd = int64_t(c.numHeads) * c.headDim, kvd = int64_t(c.numKvHeads) * c.headDim;
+
+    // Planted structure:
+    //  * channel 0 of the embeddings is a large constant ("massive activation"),
+    //    which lm_head uses to push non-word tokens down;
+    //  * a few hidden channels get large input-norm gains: activation outliers in
+    //    the inputs of q/k/v and gate/up, the case SmoothQuant/AWQ exist for.
+    demo.outlierChannels = {17, 101, 203};
+    std::map<std::string, TensorRef> tensors;
+    std::vector<std::shared_ptr<std::vector<float>>> storage;
+    auto add = [&](const std::string& name, std::vector<int64_t> shape, auto&& gen) {
+        int64_t n = 1;
+        for (auto d : shape) n *= d;
+        auto v = std::make_shared<std::vector<float>>(size_t(n));
+        SplitMix64 rng(fnv1a64(name) ^ opt.seed);
+        const int64_t cols = shape.back();
+        for (int64_t i = 0; i < n; ++i) (*v)[size_t(i)] = gen(rng.uniformSym(), i / cols, i % cols);
+        WeightSource w = WeightSource::fromOwned(std::move(*v), shape, name);
+        tensors[name] = w.ref;
+        tensors[name].keepAlive.reset();
+        storage.push_back(std::const_pointer_cast<std::vector<float>>(w.owned));
+    };
+    const float wordBias = 6.0f;
+    add("model.embed_tokens.weight", {V, H}, [&](float u, int64_t, int64_t col) { return col == 0 ? 8.0f : u * 1.7f; });
+    for (int l = 0; l < c.numLayers; ++l) {
+        const std::string p = "model.layers." + std::to_string(l) + ".";
+        auto gain = [&](float u, int64_t, int64_t col) {
+            const bool outlier = std::find(demo.outlierChannels.begin(), demo.outlierChannels.end(), int(col)) !=
+                                 demo.outlierChannels.end();
+            return outlier ? 12.0f + 2.0f * u : 1.0f + 0.1f * u;
+        };
+        add(p + "input_layernorm.weight", {H}, gain);
+        add(p + "post_attention_layernorm.weight", {H}, gain);
+        auto mat = [&](float s) { return [s](float u, int64_t, int64_t) { return u * s; }; };
+        const float sIn = std::sqrt(3.0f / float(H)), sI = std::sqrt(3.0f / float(I));
+        add(p + "self_attn.q_proj.weight", {qd, H}, mat(2.5f * sIn));
+        add(p + "self_attn.k_proj.weight", {kvd, H}, mat(2.5f * sIn));
+        add(p + "self_attn.v_proj.weight", {kvd, H}, mat(sIn));
+        add(p + "self_attn.o_proj.weight", {H, qd}, mat(0.6f * std::sqrt(3.0f / float(qd))));
+        add(p + "mlp.gate_proj.weight", {I, H}, mat(sIn));
+        add(p + "mlp.up_proj.weight", {I, H}, mat(sIn));
+        add(p + "mlp.down_proj.weight", {H, I}, mat(0.8f * sI));
+    }
+    add("model.norm.weight", {H}, [](float u, int64_t, int64_t) { return 1.0f + 0.1f * u; });
+    add("lm_head.weight", {V, H}, [&](float u, int64_t row, int64_t col) {
+        if (col == 0) return row >= kFirstWord ? 0.0f : -wordBias;  // non-word tokens pushed down
+        return u * 0.55f;
+    });
+    demo.model = buildHfModel(c, tensors, QStringLiteral("(demo model)"));
+    // keep the generated data alive: re-point each WeightSource's owner
+    auto own = [&](WeightSource& w) {
+        for (auto& s : storage)
+            if (reinterpret_cast<const uint8_t*>(s->data()) == w.ref.data) w.owned = s;
+    };
+    own(demo.model->embedTokens);
+    own(demo.model->lmHead);
+    own(demo.model->finalNorm.weight);
+    for (auto& b : demo.model->blocks) {
+        own(b.attnNorm.weight);
+        own(b.mlpNorm.weight);
+        for (auto& l : b.linears) own(l.weight);
+    }
+    demo.model->path = QStringLiteral("demo");
+    demo.model->format = QStringLiteral("demo");
+
+    // Sample the evaluation text from the model: `sampleWindows` independent
+    // sequences, restricted to word pieces so that decode -> encode is exact.
+    Forward fwd(*demo.model);
+    const int B = opt.sampleWindows, T = opt.sampleSeqlen;
+    KvCache kv = fwd.makeCache(B, T);
+    std::vector<std::vector<int>> seqs(static_cast<size_t>(B));
+    std::vector<int> cur(size_t(B), c.bosTokenId);
+    SplitMix64 rng(opt.seed ^ 0x73616d70ull);
+    for (int t = 0; t < T - 1; ++t) {
+        MatrixRM lg = fwd.step(cur.data(), kv);
+        for (int b = 0; b < B; ++b) {
+            auto row = lg.row(b);
+            float mx = -INFINITY;
+            for (int j = kFirstWord; j < V; ++j) mx = std::max(mx, row[j]);
+            double sum = 0;
+            for (int j = kFirstWord; j < V; ++j) sum += std::exp(double(row[j] - mx));
+            double r = rng.uniformDouble() * sum;
+            int pick = V - 1;
+            for (int j = kFirstWord; j < V; ++j) {
+                r -= std::exp(double(row[j] - mx));
+                if (r <= 0) {
+                    pick = j;
+                    break;
+                }
+            }
+            cur[size_t(b)] = pick;
+            seqs[size_t(b)].push_back(pick);
+        }
+    }
+    std::string text;
+    for (int b = 0; b < B; ++b) {
+        for (int id : seqs[size_t(b)]) text += pieces[size_t(id)];
+    }
+    if (!text.empty() && text[0] == ' ') text.erase(0, 1);  // the tokenizer adds the dummy prefix
+    demo.evalText = std::move(text);
+    return demo;
+}
+
+void writeDemo(const Demo& demo, const QString& dirPath) {
+    QDir dir;
+    if (!dir.mkpath(dirPath)) throw Error(QStringLiteral("%1: cannot create directory").arg(dirPath));
+    const Model& m = *demo.model;
+    const ModelConfig& c = m.config;
+    QJsonObject cfg{{"architectures", QJsonArray{"LlamaForCausalLM"}},
+                    {"model_type", "llama"},
+                    {"hidden_size", c.hiddenSize},
+                    {"intermediate_size", c.intermediateSize},
+                    {"num_hidden_layers", c.numLayers},
+                    {"num_attention_heads", c.numHeads},
+                    {"num_key_value_heads", c.numKvHeads},
+                    {"head_dim", c.headDim},
+                    {"vocab_size", c.vocabSize},
+                    {"max_position_embeddings", c.maxPositions},
+                    {"rms_norm_eps", c.normEps},
+                    {"rope_theta", c.ropeTheta},
+                    {"tie_word_embeddings", false},
+                    {"hidden_act", "silu"},
+                    {"bos_token_id", c.bosTokenId},
+                    {"eos_token_id", c.eosTokenId},
+                    {"torch_dtype", "float32"}};
+    auto writeFile = [&](const QString& name, const QByteArray& data) {
+        QSaveFile f(QDir(dirPath).filePath(name));
+        if (!f.open(QIODevice::WriteOnly) || f.write(data) != data.size() || !f.commit())
+            throw Error(QStringLiteral("%1: cannot write %2").arg(dirPath, name));
+    };
+    writeFile(QStringLiteral("config.json"), QJsonDocument(cfg).toJson());
+    writeFile(QStringLiteral("tokenizer.bin"), demo.tokenizerBytes);
+    writeFile(QStringLiteral("eval.txt"), QByteArray::fromStdString(demo.evalText));
+    std::vector<TensorToWrite> ts;
+    auto add = [&](const WeightSource& w) {
+        ts.push_back({w.ref.name, w.ref.shape, DType::F32, reinterpret_cast<const float*>(w.ref.data), {}});
+    };
+    add(m.embedTokens);
+    for (const auto& b : m.blocks) {
+        add(b.attnNorm.weight);
+        add(b.mlpNorm.weight);
+        for (const auto& l : b.linears) add(l.weight);
+    }
+    add(m.finalNorm.weight);
+    add(m.lmHead);
+    writeSafetensors(QDir(dirPath).filePath(QStringLiteral("model.safetensors")), ts,
+                     {{"format", "pt"}, {"quantscope", "demo model (synthetic)"}});
+}
+
+}  // namespace qs

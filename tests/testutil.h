@@ -1,0 +1,19 @@
+#pragma once
+// Shared helpers for the Qt Test executables.
+#include <QString>
+
+namespace qs::test {
+
+/// ../shared next to the source tree, or an empty string when absent.
+/// Tests that need it call QSKIP with a clear message when this is empty.
+QString sharedDir();
+/// tests/fixtures/<rel>
+QString fixture(const QString& rel);
+/// Reads a whole file (QFAIL-friendly: returns empty on error).
+QByteArray readAll(const QString& path);
+
+}  // namespace qs::test
+
+#define QS_REQUIRE_SHARED(dir)                                                              \
+    const QString dir = qs::test::sharedDir();                                              \
+    if (dir.isEmpty()) QSKIP("../shared is absent next to the source tree; real-data test skipped")

@@ -242,21 +242,13 @@ void Forward::block(int i, MatrixRM& h, int batch, int seqlen, const LinearInput
                     s.resize(nq, nk);
                     s.noalias() = Q.middleRows(t0, nq) * K.topRows(nk).transpose();
                     for (int r = 0; r < nq; ++r) {
-                        const int last = t0 + r;  // keys 0..last are visible
-                        float* row = s.row(r).data();
-                        float mx = -INFINITY;
-                        for (int j = 0; j <= last; ++j) {
-                            row[j] *= scale;
-                            mx = std::max(mx, row[j]);
-                        }
-                        float sum = 0.0f;
-                        for (int j = 0; j <= last; ++j) {
-                            row[j] = std::exp(row[j] - mx);
-                            sum += row[j];
-                        }
-                        const float inv = 1.0f / sum;
-                        for (int j = 0; j <= last; ++j) row[j] *= inv;
-                        for (int j = last + 1; j < nk; ++j) row[j] = 0.0f;
+                        // keys 0..last are visible; vectorised (Eigen) exp
+                        const int last = t0 + r;
+                        auto vis = s.row(r).head(last + 1).array();
+                        vis *= scale;
+                        vis = (vis - vis.maxCoeff()).exp();
+                        vis *= 1.0f / vis.sum();
+                        if (last + 1 < nk) s.row(r).tail(nk - last - 1).setZero();
                     }
                     O.middleRows(t0, nq).noalias() = s * Vv.topRows(nk);
                 }
@@ -386,7 +378,7 @@ MatrixRM Forward::step(const int* tokens, KvCache& kv) const {
             V.row(int64_t(b) * kv.capacity + pos) = v.row(b);
         }
         MatrixRM att(B, int64_t(nH) * hd);
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (int64_t(B) * nH * (pos + 1) * hd > (1 << 16))
         for (int b = 0; b < B; ++b)
             for (int hh = 0; hh < nH; ++hh) {
                 const int g = hh / group;

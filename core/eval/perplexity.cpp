@@ -38,12 +38,10 @@ void logSoftmaxRows(MatrixRM& logits) {
     const Eigen::Index n = logits.rows();
 #pragma omp parallel for schedule(static)
     for (Eigen::Index r = 0; r < n; ++r) {
-        auto row = logits.row(r);
+        auto row = logits.row(r).array();
         const float mx = row.maxCoeff();
-        double sum = 0;
-        for (Eigen::Index j = 0; j < row.size(); ++j) sum += std::exp(double(row[j] - mx));
-        const float lse = mx + float(std::log(sum));
-        row.array() -= lse;
+        const float lse = mx + std::log((row - mx).exp().sum());
+        row -= lse;
     }
 }
 
@@ -107,11 +105,8 @@ EvalResult evaluatePerplexity(const Model& model, const std::vector<int>& tokens
                     logSoftmaxRows(lr);
                     for (int r = 0; r < n; ++r) {
                         refLoss -= double(lr(r, tk[size_t(b) * T + r0 + r + 1]));
-                        double kl = 0;
-                        for (Eigen::Index j = 0; j < lr.cols(); ++j) {
-                            const double lp = lr(r, j);
-                            kl += std::exp(lp) * (lp - double(lg(r, j)));
-                        }
+                        const auto lpRef = lr.row(r).array();
+                        double kl = double((lpRef.exp() * (lpRef - lg.row(r).array())).sum());
                         kl = std::max(0.0, kl);
                         klSum += kl;
                         klMax = std::max(klMax, kl);

@@ -121,20 +121,24 @@ Demo makeDemo(const DemoOptions& opt) {
         storage.push_back(std::const_pointer_cast<std::vector<float>>(w.owned));
     };
     const float wordBias = 6.0f;
-    add("model.embed_tokens.weight", {V, H}, [&](float u, int64_t, int64_t col) { return col == 0 ? 8.0f : u * 1.7f; });
+    // Scales chosen so that the model is confident on its own samples (ppl ~3.3
+    // with a 512-token vocabulary) while 8-bit rounding is nearly lossless and
+    // 4/3/2-bit rounding raises perplexity step by step, as in real LLMs.
+    const float tQK = 1.0f, tGain = 6.0f, tLm = 0.55f, tEmb = 1.7f;
+    add("model.embed_tokens.weight", {V, H}, [&](float u, int64_t, int64_t col) { return col == 0 ? 8.0f : u * tEmb; });
     for (int l = 0; l < c.numLayers; ++l) {
         const std::string p = "model.layers." + std::to_string(l) + ".";
         auto gain = [&](float u, int64_t, int64_t col) {
             const bool outlier = std::find(demo.outlierChannels.begin(), demo.outlierChannels.end(), int(col)) !=
                                  demo.outlierChannels.end();
-            return outlier ? 12.0f + 2.0f * u : 1.0f + 0.1f * u;
+            return outlier ? tGain + 2.0f * u : 1.0f + 0.1f * u;
         };
         add(p + "input_layernorm.weight", {H}, gain);
         add(p + "post_attention_layernorm.weight", {H}, gain);
         auto mat = [&](float s) { return [s](float u, int64_t, int64_t) { return u * s; }; };
         const float sIn = std::sqrt(3.0f / float(H)), sI = std::sqrt(3.0f / float(I));
-        add(p + "self_attn.q_proj.weight", {qd, H}, mat(2.5f * sIn));
-        add(p + "self_attn.k_proj.weight", {kvd, H}, mat(2.5f * sIn));
+        add(p + "self_attn.q_proj.weight", {qd, H}, mat(tQK * sIn));
+        add(p + "self_attn.k_proj.weight", {kvd, H}, mat(tQK * sIn));
         add(p + "self_attn.v_proj.weight", {kvd, H}, mat(sIn));
         add(p + "self_attn.o_proj.weight", {H, qd}, mat(0.6f * std::sqrt(3.0f / float(qd))));
         add(p + "mlp.gate_proj.weight", {I, H}, mat(sIn));
@@ -144,7 +148,7 @@ Demo makeDemo(const DemoOptions& opt) {
     add("model.norm.weight", {H}, [](float u, int64_t, int64_t) { return 1.0f + 0.1f * u; });
     add("lm_head.weight", {V, H}, [&](float u, int64_t row, int64_t col) {
         if (col == 0) return row >= kFirstWord ? 0.0f : -wordBias;  // non-word tokens pushed down
-        return u * 0.55f;
+        return u * tLm;
     });
     demo.model = buildHfModel(c, tensors, QStringLiteral("(demo model)"));
     // keep the generated data alive: re-point each WeightSource's owner
@@ -163,14 +167,22 @@ Demo makeDemo(const DemoOptions& opt) {
     demo.model->path = QStringLiteral("demo");
     demo.model->format = QStringLiteral("demo");
 
-    // Sample the evaluation text from the model: `sampleWindows` independent
-    // sequences, restricted to word pieces so that decode -> encode is exact.
+    // Sample the evaluation text from the model, one sequence per evaluation
+    // window, so that the windows of the perplexity protocol see exactly the
+    // contexts the tokens were sampled in: window 0 is BOS + T-1 sampled tokens;
+    // window k >= 1 starts (without BOS) with a seeded random word and continues
+    // with T-1 tokens sampled in that window's own context. Sampling is restricted
+    // to word pieces so that decode -> encode reproduces the ids exactly.
     Forward fwd(*demo.model);
     const int B = opt.sampleWindows, T = opt.sampleSeqlen;
     KvCache kv = fwd.makeCache(B, T);
     std::vector<std::vector<int>> seqs(static_cast<size_t>(B));
-    std::vector<int> cur(size_t(B), c.bosTokenId);
     SplitMix64 rng(opt.seed ^ 0x73616d70ull);
+    std::vector<int> cur(static_cast<size_t>(B), c.bosTokenId);
+    for (int b = 1; b < B; ++b) {
+        cur[size_t(b)] = kFirstWord + int(rng.next() % uint64_t(V - kFirstWord));
+        seqs[size_t(b)].push_back(cur[size_t(b)]);
+    }
     for (int t = 0; t < T - 1; ++t) {
         MatrixRM lg = fwd.step(cur.data(), kv);
         for (int b = 0; b < B; ++b) {
@@ -188,13 +200,23 @@ Demo makeDemo(const DemoOptions& opt) {
                     break;
                 }
             }
+            {
+                // log-probability of the pick under the model's full distribution
+                double all = 0;
+                const float amx = row.maxCoeff();
+                for (int j = 0; j < V; ++j) all += std::exp(double(row[j] - amx));
+                demo.samplerLogProb += double(row[pick] - amx) - std::log(all);
+            }
             cur[size_t(b)] = pick;
             seqs[size_t(b)].push_back(pick);
         }
     }
     std::string text;
     for (int b = 0; b < B; ++b) {
-        for (int id : seqs[size_t(b)]) text += pieces[size_t(id)];
+        for (int id : seqs[size_t(b)]) {
+            text += pieces[size_t(id)];
+            demo.sampledIds.push_back(id);
+        }
     }
     if (!text.empty() && text[0] == ' ') text.erase(0, 1);  // the tokenizer adds the dummy prefix
     demo.evalText = std::move(text);

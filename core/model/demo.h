@@ -25,6 +25,8 @@ struct Demo {
     std::unique_ptr<Tokenizer> tokenizer;
     QByteArray tokenizerBytes;   // llama2.c tokenizer.bin image
     std::string evalText;        // sampled from the model, decoded to text
+    std::vector<int> sampledIds; // the sampled token ids (encodeForModel(evalText) == BOS + these)
+    double samplerLogProb = 0;   // sum of log p(token) under the full softmax while sampling
     std::vector<int> outlierChannels;  // hidden channels with planted activation outliers
 };
 

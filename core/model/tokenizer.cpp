@@ -42,8 +42,9 @@ QString mergesBeside(const QFileInfo& vocab) {
     return dir.filePath(QStringLiteral("merges.txt"));
 }
 
-/// Loads a tokenizer file whose kind is known from its name. `searched` collects
-/// what was looked at for the error message.
+/// Loads a tokenizer file whose kind is known from its name: *.bin is llama2.c,
+/// *vocab.json is GPT-2 (merges and tokenizer_config.json beside it), any other
+/// *.json a Hugging Face tokenizer.json.
 std::unique_ptr<Tokenizer> loadFile(const QFileInfo& fi, const ModelConfig& config) {
     const QString path = fi.absoluteFilePath();
     const QString name = fi.fileName();
@@ -63,7 +64,8 @@ std::unique_ptr<Tokenizer> loadFile(const QFileInfo& fi, const ModelConfig& conf
                     .arg(path));
 }
 
-/// The tokenizer files looked for in a directory, in order of preference.
+/// The tokenizer files looked for in a directory, in order of preference;
+/// nullptr when none is there. `searched` collects them for the error message.
 std::unique_ptr<Tokenizer> loadFromDir(const QDir& dir, const ModelConfig& config, QStringList& searched) {
     const QString tj = dir.filePath(QStringLiteral("tokenizer.json"));
     searched << tj;

@@ -43,6 +43,7 @@
 #include <QJsonObject>
 #include <QJsonParseError>
 #include <QRegularExpression>
+#include <QStringDecoder>
 
 #include "model/tokenizer.h"
 #include "util/error.h"
@@ -56,6 +57,15 @@ namespace {
 // path such as "pre_tokenizer.pretokenizers[1].pattern"), what was found and
 // what was expected.
 // ---------------------------------------------------------------------------
+
+/// UTF-8 -> QString keeping a leading U+FEFF (QString::fromUtf8 drops it, which
+/// would lose a character and shift every offset) and replacing each invalid
+/// sequence, a truncated one at the end included, by U+FFFD.
+QString toQString(std::string_view s) {
+    QStringDecoder dec(QStringConverter::Utf8,
+                       QStringConverter::Flag::ConvertInitialBom | QStringConverter::Flag::Stateless);
+    return dec.decode(QByteArrayView(s.data(), qsizetype(s.size())));
+}
 
 QString describe(const QJsonValue& v) {
     switch (v.type()) {
@@ -75,7 +85,7 @@ QString describe(const QJsonValue& v) {
 }
 
 QString quoteUtf8(const std::string& s) {
-    QString q = QString::fromUtf8(s.data(), qsizetype(s.size()));
+    QString q = toQString(s);
     if (q.size() > 60) q = q.left(57) + QStringLiteral("...");
     return QStringLiteral("\"%1\"").arg(q);
 }
@@ -218,12 +228,19 @@ inline bool isWhiteSpace(char32_t c) {
            (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
 }
 
-/// Regex \w (alphabetic, marks, decimal digits, connector punctuation).
+/// Unicode regex \w, as the Rust regex crate defines it (tokenizers' single_word
+/// test): Alphabetic (letters, letter numbers such as U+216B, the enclosed Latin
+/// letters U+24B6.., ...), marks, decimal digits, connector punctuation and
+/// Join_Control (U+200C, U+200D).
 inline bool isWordChar(char32_t c) {
-    if (c == U'_') return true;
+    if (c == U'_' || c == 0x200C || c == 0x200D) return true;
+    if ((c >= 0x24B6 && c <= 0x24E9) || (c >= 0x1F130 && c <= 0x1F149) || (c >= 0x1F150 && c <= 0x1F169) ||
+        (c >= 0x1F170 && c <= 0x1F189))
+        return true;  // Other_Alphabetic symbols (circled / squared Latin letters)
     const QChar::Category cat = QChar::category(c);
-    return QChar::isLetter(c) || cat == QChar::Number_DecimalDigit || cat == QChar::Mark_NonSpacing ||
-           cat == QChar::Mark_SpacingCombining || cat == QChar::Mark_Enclosing || cat == QChar::Punctuation_Connector;
+    return QChar::isLetter(c) || cat == QChar::Number_DecimalDigit || cat == QChar::Number_Letter ||
+           cat == QChar::Mark_NonSpacing || cat == QChar::Mark_SpacingCombining || cat == QChar::Mark_Enclosing ||
+           cat == QChar::Punctuation_Connector;
 }
 
 /// The last / first character of a UTF-8 string (0 when empty).
@@ -405,12 +422,12 @@ struct Pattern {
             }
             break;
         case Kind::Regex: {
-            const QString q = QString::fromUtf8(s.data(), qsizetype(s.size()));
+            const QString q = toQString(s);
             // UTF-16 -> UTF-8 offsets, walking forward (match offsets never decrease).
             size_t p8 = 0;
             qsizetype p16 = 0;
             auto to8 = [&](qsizetype t16) {
-                while (p16 < t16) {
+                while (p16 < t16 && p8 < s.size()) {
                     const int len = utf8Len(static_cast<unsigned char>(s[p8]));
                     p8 += size_t(len);
                     p16 += len == 4 ? 2 : 1;
@@ -697,11 +714,11 @@ void normalize(const std::vector<NormStep>& steps, std::string& s) {
                     ascii = false;
                     break;
                 }
-            if (!ascii) s = QString::fromUtf8(s.data(), qsizetype(s.size())).normalized(f).toStdString();
+            if (!ascii) s = toQString(s).normalized(f).toStdString();
             break;
         }
         case NormStep::Type::Lowercase:
-            s = QString::fromUtf8(s.data(), qsizetype(s.size())).toLower().toStdString();
+            s = toQString(s).toLower().toStdString();
             break;
         case NormStep::Type::Strip: {
             size_t a = 0, b = s.size();
@@ -1201,7 +1218,7 @@ public:
         std::vector<int> ids;
         if (text.empty()) return ids;
         const std::string valid =
-            isValidUtf8(text) ? text : QString::fromUtf8(text.data(), qsizetype(text.size())).toStdString();
+            isValidUtf8(text) ? text : toQString(text).toStdString();
 
         std::vector<Piece> pieces;
         rawMatcher.split(valid, true, pieces);

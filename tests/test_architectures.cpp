@@ -17,6 +17,7 @@
 #include <QtTest>
 
 #include <cmath>
+#include <cstring>
 
 #include "eval/forward.h"
 #include "model/hf_loader.h"
@@ -240,6 +241,22 @@ private Q_SLOTS:
         for (int i = 0; i < 5; ++i) {
             QVERIFY(w[i] >= 0.75f && w[i] < 1.25f);
             QVERIFY(std::abs(b[i]) <= 0.1f);
+        }
+        // bit patterns printed by make_arch_fixtures.tensor_values (numpy float32)
+        struct Spot { const char* name; std::vector<int64_t> shape; uint64_t seed; size_t index; uint32_t bits; };
+        const Spot spots[] = {
+            {"x.weight", {7, 9}, 42, 0, 0x3d5b9740u}, {"x.weight", {7, 9}, 42, 1, 0xbe846dccu},
+            {"x.weight", {7, 9}, 42, 62, 0xbcd503abu}, {"ln.weight", {5}, 1, 0, 0x3f532fa9u},
+            {"ln.weight", {5}, 1, 4, 0x3f6fb978u}, {"ln.bias", {5}, 1, 1, 0xbd1d51bau},
+            {"ln.bias", {5}, 1, 4, 0x3db29d83u}, {"model.embed_tokens.weight", {3, 64}, 102, 191, 0x3dbff9dcu},
+        };
+        for (const Spot& sp : spots) {
+            float v;
+            valueFill(sp.name, sp.shape, sp.seed)(&v, sp.index, 1);
+            uint32_t bits;
+            std::memcpy(&bits, &v, 4);
+            QVERIFY2(bits == sp.bits, qPrintable(QStringLiteral("%1[%2]: 0x%3, generator 0x%4").arg(QLatin1String(sp.name))
+                                                     .arg(sp.index).arg(bits, 8, 16, QLatin1Char('0')).arg(sp.bits, 8, 16, QLatin1Char('0'))));
         }
     }
 

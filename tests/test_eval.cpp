@@ -218,7 +218,8 @@ private Q_SLOTS:
 
         // the sampled text round-trips through the tokenizer
         const std::vector<int> ids = d.tokenizer->encodeForModel(d.evalText);
-        QCOMPARE(d.tokenizer->decode(std::vector<int>(ids.begin() + 1, ids.end())), d.evalText);
+        QCOMPARE(d.tokenizer->decode(ids), d.evalText);
+        QCOMPARE(std::vector<int>(ids.begin() + 1, ids.end()), d.sampledIds);
 
         // confident: perplexity far below the vocabulary size
         const EvalResult r = evaluatePerplexity(*d.model, ids, EvalOptions{});

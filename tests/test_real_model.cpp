@@ -19,7 +19,7 @@ using namespace qs;
 namespace {
 
 quint64 checksum(const std::vector<int>& ids) {
-    const unsigned __int128 m = (unsigned __int128(1) << 61) - 1;
+    const unsigned __int128 m = ((unsigned __int128)1 << 61) - 1;
     unsigned __int128 s = 0;
     for (size_t i = 0; i < ids.size(); ++i) s = (s + (unsigned __int128)(i + 1) * unsigned(ids[i])) % m;
     return quint64(s);

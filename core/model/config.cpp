@@ -92,6 +92,18 @@ ModelConfig ModelConfig::fromHfJson(const QJsonObject& o, const QString& file) {
         c.ropeTheta = r.number("rope_theta", 10000.0);
         if (r.has("rope_scaling"))
             r.fail(QStringLiteral("rope_scaling"), QStringLiteral("RoPE scaling is not supported yet; expected null"));
+        // transformers >= 5 writes {"rope_parameters": {"rope_theta": ..., "rope_type": "default"}}
+        if (r.has("rope_parameters")) {
+            const QJsonValue rpv = o.value(QLatin1String("rope_parameters"));
+            if (!rpv.isObject()) r.fail(QStringLiteral("rope_parameters"), QStringLiteral("expected an object"));
+            const QJsonObject rp = rpv.toObject();
+            const Reader rr{rp, file};
+            const std::string type = rr.string("rope_type", "default");
+            if (type != "default")
+                r.fail(QStringLiteral("rope_parameters.rope_type"),
+                       QStringLiteral("found '%1'; only \"default\" RoPE is supported").arg(QString::fromStdString(type)));
+            c.ropeTheta = rr.number("rope_theta", c.ropeTheta);
+        }
         c.norm = NormType::RMSNorm;
         c.act = parseAct(r, "hidden_act", r.string("hidden_act", "silu"));
         c.gatedMlp = true;

@@ -135,11 +135,16 @@ SafetensorsHeader parseSafetensors(const uint8_t* data, size_t size, const QStri
         h.tensors.emplace(name, std::move(ref));
     }
     std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) { return a.b < b.b || (a.b == b.b && a.e < b.e); });
-    for (size_t i = 1; i < spans.size(); ++i) {
-        if (spans[i].b < spans[i - 1].e && spans[i].e > spans[i].b && spans[i - 1].e > spans[i - 1].b)
+    // compare each non-empty span with the furthest-reaching one before it
+    // (neighbour-only checks miss overlaps hidden behind an empty tensor)
+    const Span* reach = nullptr;
+    for (const Span& sp : spans) {
+        if (sp.e == sp.b) continue;
+        if (reach && sp.b < reach->e)
             fail(label, QStringLiteral("tensors '%1' [%2, %3) and '%4' [%5, %6) overlap in the data buffer")
-                            .arg(QString::fromStdString(spans[i - 1].name)).arg(spans[i - 1].b).arg(spans[i - 1].e)
-                            .arg(QString::fromStdString(spans[i].name)).arg(spans[i].b).arg(spans[i].e));
+                            .arg(QString::fromStdString(reach->name)).arg(reach->b).arg(reach->e)
+                            .arg(QString::fromStdString(sp.name)).arg(sp.b).arg(sp.e));
+        if (!reach || sp.e > reach->e) reach = &sp;
     }
     return h;
 }

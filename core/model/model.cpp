@@ -119,44 +119,42 @@ int64_t Model::numLinearParams() const {
     return n;
 }
 
-int64_t Model::numParams() const {
-    // distinct stored tensors (a tied lm_head counts once; fused tensors once)
+void Model::forEachTensor(const std::function<void(const WeightSource&)>& fn) const {
+    // each stored tensor once (a tied lm_head and the slices of a fused tensor
+    // share their storage), in a fixed order
     std::set<const uint8_t*> seen;
-    int64_t n = 0;
-    auto add = [&](const WeightSource& w) {
-        if (w.valid() && seen.insert(w.ref.data).second) n += w.ref.numel();
+    auto visit = [&](const WeightSource& w) {
+        if (w.valid() && seen.insert(w.ref.data).second) fn(w);
     };
-    add(embedTokens);
-    if (embedPositions) add(*embedPositions);
-    if (projectIn) add(*projectIn);
-    if (projectOut) add(*projectOut);
-    add(finalNorm.weight);
-    if (finalNorm.bias) add(*finalNorm.bias);
-    add(lmHead);
+    auto norm = [&](const Norm& n) {
+        visit(n.weight);
+        if (n.bias) visit(*n.bias);
+    };
+    visit(embedTokens);
+    if (embedPositions) visit(*embedPositions);
+    if (projectIn) visit(*projectIn);
+    if (projectOut) visit(*projectOut);
+    norm(finalNorm);
+    visit(lmHead);
     for (const auto& b : blocks) {
-        add(b.attnNorm.weight);
-        if (b.attnNorm.bias) add(*b.attnNorm.bias);
-        add(b.mlpNorm.weight);
-        if (b.mlpNorm.bias) add(*b.mlpNorm.bias);
+        norm(b.attnNorm);
+        norm(b.mlpNorm);
         for (const auto& l : b.linears) {
-            add(l.weight);
-            if (l.bias) add(*l.bias);
+            visit(l.weight);
+            if (l.bias) visit(*l.bias);
         }
     }
+}
+
+int64_t Model::numParams() const {
+    int64_t n = 0;
+    forEachTensor([&](const WeightSource& w) { n += w.ref.numel(); });
     return n;
 }
 
 size_t Model::storedBytes() const {
-    std::set<const uint8_t*> seen;
     size_t n = 0;
-    auto add = [&](const WeightSource& w) {
-        if (w.valid() && seen.insert(w.ref.data).second) n += w.ref.nbytes;
-    };
-    add(embedTokens);
-    if (embedPositions) add(*embedPositions);
-    add(lmHead);
-    for (const auto& b : blocks)
-        for (const auto& l : b.linears) add(l.weight);
+    forEachTensor([&](const WeightSource& w) { n += w.ref.nbytes; });
     return n;
 }
 
@@ -169,31 +167,12 @@ std::vector<const Linear*> Model::linears() const {
 
 std::string Model::contentHash() const {
     QCryptographicHash h(QCryptographicHash::Sha256);
-    std::set<const uint8_t*> seen;
-    auto add = [&](const WeightSource& w) {
-        if (!w.valid() || !seen.insert(w.ref.data).second) return;
+    forEachTensor([&](const WeightSource& w) {
         h.addData(QByteArray::fromStdString(w.ref.name));
         h.addData(QByteArray::fromStdString(w.ref.dtypeName));
         for (int64_t d : w.ref.shape) h.addData(QByteArray::number(qint64(d)) + ',');
         h.addData(QByteArrayView(reinterpret_cast<const char*>(w.ref.data), qsizetype(w.ref.nbytes)));
-    };
-    add(embedTokens);
-    if (embedPositions) add(*embedPositions);
-    if (projectIn) add(*projectIn);
-    if (projectOut) add(*projectOut);
-    add(finalNorm.weight);
-    if (finalNorm.bias) add(*finalNorm.bias);
-    add(lmHead);
-    for (const auto& b : blocks) {
-        add(b.attnNorm.weight);
-        if (b.attnNorm.bias) add(*b.attnNorm.bias);
-        add(b.mlpNorm.weight);
-        if (b.mlpNorm.bias) add(*b.mlpNorm.bias);
-        for (const auto& l : b.linears) {
-            add(l.weight);
-            if (l.bias) add(*l.bias);
-        }
-    }
+    });
     return h.result().toHex().toStdString();
 }
 

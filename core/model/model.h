@@ -11,6 +11,7 @@
 //    float32 only when asked. A Linear may carry an `override` (e.g. the
 //    fake-quantized weight of a run), which then replaces the file's weight.
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -97,6 +98,8 @@ struct Model {
     WeightSource lmHead;          // [vocab, embedDim] (same source as embedTokens when tied)
     std::vector<Block> blocks;
 
+    /// Calls fn once per distinct stored tensor (tied/fused storage counted once).
+    void forEachTensor(const std::function<void(const WeightSource&)>& fn) const;
     int64_t numParams() const;
     int64_t numLinearParams() const;
     size_t storedBytes() const;

@@ -1,5 +1,6 @@
 #include "synthetic.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -14,7 +15,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 
-#include "compute/threads.h"
+#include "model/config.h"
 #include "model/safetensors.h"
 #include "util/error.h"
 #include "util/rng.h"
@@ -107,32 +108,29 @@ struct Progress {
 }  // namespace
 
 SyntheticWriteStats writeSyntheticCheckpoint(const QString& dirPath, const SyntheticShape& s, DType dtype,
-                                             uint64_t seed, bool progress) {
+                                             uint64_t seed, bool progress, int fillThreads) {
     const auto t0 = std::chrono::steady_clock::now();
     QDir dir(dirPath);
     if (!dir.exists() && !QDir().mkpath(dirPath))
         throw Error(QStringLiteral("%1: cannot create the checkpoint directory").arg(dirPath));
 
     // --- config.json (HF LLaMA) ---
-    QJsonObject cfg;
-    cfg.insert(QStringLiteral("model_type"), QStringLiteral("llama"));
-    cfg.insert(QStringLiteral("architectures"), QJsonArray{QStringLiteral("LlamaForCausalLM")});
-    cfg.insert(QStringLiteral("hidden_size"), s.hidden);
-    cfg.insert(QStringLiteral("intermediate_size"), s.intermediate);
-    cfg.insert(QStringLiteral("num_hidden_layers"), s.layers);
-    cfg.insert(QStringLiteral("num_attention_heads"), s.heads);
-    cfg.insert(QStringLiteral("num_key_value_heads"), s.kvHeads);
-    cfg.insert(QStringLiteral("vocab_size"), s.vocab);
-    cfg.insert(QStringLiteral("max_position_embeddings"), s.maxPositions);
-    cfg.insert(QStringLiteral("rms_norm_eps"), s.normEps);
-    cfg.insert(QStringLiteral("rope_theta"), 10000.0);
-    cfg.insert(QStringLiteral("hidden_act"), QStringLiteral("silu"));
-    cfg.insert(QStringLiteral("tie_word_embeddings"), s.tied);
-    cfg.insert(QStringLiteral("bos_token_id"), 1);
-    cfg.insert(QStringLiteral("eos_token_id"), 2);
-    cfg.insert(QStringLiteral("torch_dtype"), dtype == DType::F32 ? QStringLiteral("float32")
-                                              : dtype == DType::F16 ? QStringLiteral("float16")
-                                                                    : QStringLiteral("bfloat16"));
+    ModelConfig c;
+    c.hiddenSize = s.hidden;
+    c.intermediateSize = s.intermediate;
+    c.numLayers = s.layers;
+    c.numHeads = s.heads;
+    c.numKvHeads = s.kvHeads;
+    c.headDim = s.hidden / s.heads;
+    c.vocabSize = s.vocab;
+    c.maxPositions = s.maxPositions;
+    c.normEps = s.normEps;
+    c.tiedEmbeddings = s.tied;
+    c.bosTokenId = 1;
+    c.eosTokenId = 2;
+    const QJsonObject cfg = c.toHfJson(dtype == DType::F32   ? QStringLiteral("float32")
+                                       : dtype == DType::F16 ? QStringLiteral("float16")
+                                                             : QStringLiteral("bfloat16"));
     {
         const QString cp = dir.filePath(QStringLiteral("config.json"));
         QFile f(cp);
@@ -156,9 +154,10 @@ SyntheticWriteStats writeSyntheticCheckpoint(const QString& dirPath, const Synth
         const uint64_t state0 = seed ^ fnv1a64(name);
         const float scale = isNorm ? 0.05f : 1.0f / std::sqrt(float(shape.back()));
         const float offset = isNorm ? 1.0f : 0.0f;
-        t.fill = [state0, scale, offset, prog](float* dst, size_t first, size_t count) {
+        const int nt = std::max(1, fillThreads);
+        t.fill = [state0, scale, offset, prog, nt](float* dst, size_t first, size_t count) {
             const int64_t n = int64_t(count);
-#pragma omp parallel for schedule(static) num_threads(qs::threads()) if (n >= 65536)
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1 && n >= 65536)
             for (int64_t j = 0; j < n; ++j) dst[j] = offset + scale * elementSym(state0, uint64_t(first) + uint64_t(j));
             prog->add(count);
         };

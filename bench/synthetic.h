@@ -50,10 +50,14 @@ struct SyntheticWriteStats {
 };
 
 /// Writes `dir`/config.json and `dir`/model.safetensors (creating `dir`). Values are
-/// generated in parallel (OpenMP, qs::threads()) in chunks, so memory stays small
-/// whatever the model size. Prints progress to stderr when `progress` is set.
-/// Throws qs::Error on I/O failure.
+/// generated chunk by chunk (qs::writeSafetensors' `fill`), so memory stays small
+/// whatever the model size; `fillThreads` > 1 generates each chunk with OpenMP.
+/// Default 1: generation costs ~0.5 ns/element, while writeSafetensors' own
+/// float -> F16/BF16 conversion (single-threaded, ~3 ns/element) dominates, and
+/// on a 2-core machine shared with other jobs a parallel region per 1M-element
+/// chunk measured 2x slower (threads wait for each other at every chunk).
+/// Prints progress to stderr when `progress` is set. Throws qs::Error on I/O failure.
 SyntheticWriteStats writeSyntheticCheckpoint(const QString& dir, const SyntheticShape& shape, DType dtype,
-                                             uint64_t seed = 0x5EED, bool progress = true);
+                                             uint64_t seed = 0x5EED, bool progress = true, int fillThreads = 1);
 
 }  // namespace qs::bench

@@ -196,4 +196,25 @@ QJsonObject ModelConfig::toJson() const {
     return o;
 }
 
+QJsonObject ModelConfig::toHfJson(const QString& torchDtype) const {
+    Q_ASSERT(arch == Arch::Llama);
+    return QJsonObject{{QStringLiteral("architectures"), QJsonArray{QStringLiteral("LlamaForCausalLM")}},
+                       {QStringLiteral("model_type"), QStringLiteral("llama")},
+                       {QStringLiteral("hidden_size"), hiddenSize},
+                       {QStringLiteral("intermediate_size"), intermediateSize},
+                       {QStringLiteral("num_hidden_layers"), numLayers},
+                       {QStringLiteral("num_attention_heads"), numHeads},
+                       {QStringLiteral("num_key_value_heads"), numKvHeads},
+                       {QStringLiteral("head_dim"), headDim},
+                       {QStringLiteral("vocab_size"), vocabSize},
+                       {QStringLiteral("max_position_embeddings"), maxPositions},
+                       {QStringLiteral("rms_norm_eps"), normEps},
+                       {QStringLiteral("rope_theta"), ropeTheta},
+                       {QStringLiteral("tie_word_embeddings"), tiedEmbeddings},
+                       {QStringLiteral("hidden_act"), QStringLiteral("silu")},
+                       {QStringLiteral("bos_token_id"), bosTokenId},
+                       {QStringLiteral("eos_token_id"), eosTokenId},
+                       {QStringLiteral("torch_dtype"), torchDtype}};
+}
+
 }  // namespace qs

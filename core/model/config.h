@@ -45,6 +45,9 @@ struct ModelConfig {
     /// missing/ill-typed field or an unsupported architecture.
     static ModelConfig fromHfJson(const QJsonObject& o, const QString& file);
     QJsonObject toJson() const;     // a summary for --json output and the experiment log
+    /// HF config.json for this configuration (LLaMA family only: demo and
+    /// synthetic checkpoints); `torchDtype` is "float32", "float16" or "bfloat16".
+    QJsonObject toHfJson(const QString& torchDtype = QStringLiteral("float32")) const;
     /// Consistency checks (heads divide hidden size, ...), throws qs::Error naming `file`.
     void validate(const QString& file) const;
 };

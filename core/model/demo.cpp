@@ -228,23 +228,7 @@ void writeDemo(const Demo& demo, const QString& dirPath) {
     if (!dir.mkpath(dirPath)) throw Error(QStringLiteral("%1: cannot create directory").arg(dirPath));
     const Model& m = *demo.model;
     const ModelConfig& c = m.config;
-    QJsonObject cfg{{"architectures", QJsonArray{"LlamaForCausalLM"}},
-                    {"model_type", "llama"},
-                    {"hidden_size", c.hiddenSize},
-                    {"intermediate_size", c.intermediateSize},
-                    {"num_hidden_layers", c.numLayers},
-                    {"num_attention_heads", c.numHeads},
-                    {"num_key_value_heads", c.numKvHeads},
-                    {"head_dim", c.headDim},
-                    {"vocab_size", c.vocabSize},
-                    {"max_position_embeddings", c.maxPositions},
-                    {"rms_norm_eps", c.normEps},
-                    {"rope_theta", c.ropeTheta},
-                    {"tie_word_embeddings", false},
-                    {"hidden_act", "silu"},
-                    {"bos_token_id", c.bosTokenId},
-                    {"eos_token_id", c.eosTokenId},
-                    {"torch_dtype", "float32"}};
+    const QJsonObject cfg = c.toHfJson();
     auto writeFile = [&](const QString& name, const QByteArray& data) {
         QSaveFile f(QDir(dirPath).filePath(name));
         if (!f.open(QIODevice::WriteOnly) || f.write(data) != data.size() || !f.commit())

@@ -2,6 +2,9 @@
 
 #include <cmath>
 #include <cstring>
+#ifdef __F16C__
+#include <immintrin.h>
+#endif
 
 namespace qs {
 
@@ -87,13 +90,22 @@ void convertToFloat(DType t, const void* src, float* dst, size_t n) {
     case DType::F32:
         std::memcpy(dst, p, n * 4);
         return;
-    case DType::F16:
-        for (size_t i = 0; i < n; ++i) {
+    case DType::F16: {
+        size_t i = 0;
+#ifdef __F16C__
+        // hardware conversion, exact like the scalar path (8 halves at a time)
+        for (; i + 8 <= n; i += 8) {
+            const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 2 * i));
+            _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(h));
+        }
+#endif
+        for (; i < n; ++i) {
             uint16_t h;
             std::memcpy(&h, p + 2 * i, 2);
             dst[i] = halfToFloat(h);
         }
         return;
+    }
     case DType::BF16:
         for (size_t i = 0; i < n; ++i) {
             uint16_t h;

@@ -1,7 +1,7 @@
 """Golden values for QuantScope's real-model test (tests/test_real_model.cpp).
 
-Independent implementations: tokenization by ref_llama2c_tokenizer.py (a port of
-llama2.c's run.c encode), the forward pass and loss by Hugging Face transformers'
+Independent implementations: tokenization by make_tokenizer_fixtures.py's port of
+llama2.c's run.c encode(), the forward pass and loss by Hugging Face transformers'
 LlamaForCausalLM on ../shared/models/stories260K-hf, in float32.
 Perplexity protocol (GPTQ): tokenize the whole text once (BOS first), cut into
 non-overlapping windows of seqlen tokens (remainder dropped), window loss = mean
@@ -19,7 +19,7 @@ import torch
 import transformers
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import ref_llama2c_tokenizer as tok  # noqa: E402
+from make_tokenizer_fixtures import load_llama2c, runc_encode_chunked  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SHARED = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "..", "..", "..", "shared")
@@ -55,7 +55,7 @@ def perplexity(model, ids, seqlen, max_windows=None):
 
 def main():
     torch.set_num_threads(max(1, os.cpu_count() or 1))
-    pieces, scores, lookup = tok.load(os.path.join(SHARED, "models/stories260K/tok512.bin"))
+    pieces, scores, lookup = load_llama2c(os.path.join(SHARED, "models/stories260K/tok512.bin"))
     model = transformers.AutoModelForCausalLM.from_pretrained(
         os.path.join(SHARED, "models/stories260K-hf"), dtype=torch.float32, attn_implementation="eager")
     model.eval()
@@ -65,7 +65,7 @@ def main():
     for key, rel in [("tinystories", "data/tinystories/valid-slice.txt"),
                      ("wikitext2_test", "data/wikitext-2-raw/test.jsonl")]:
         text = load_text(os.path.join(SHARED, rel))
-        ids = tok.encode(text, pieces, scores, lookup, bos=True)
+        ids = [1] + runc_encode_chunked(text, pieces, scores, lookup)  # BOS, as run.c
         entry = {"file": rel, "bytes": len(text.encode("utf-8")), "tokens": len(ids),
                  "first_ids": ids[:64], "checksum": checksum(ids), "runs": []}
         for seqlen, maxw in [(512, None), (128, 8)]:

@@ -42,6 +42,13 @@ QString mergesBeside(const QFileInfo& vocab) {
     return dir.filePath(QStringLiteral("merges.txt"));
 }
 
+/// Records which files a tokenizer came from (those that exist).
+std::unique_ptr<Tokenizer> withFiles(std::unique_ptr<Tokenizer> t, const QStringList& files) {
+    for (const QString& f : files)
+        if (!f.isEmpty() && QFileInfo(f).isFile()) t->sourceFiles << QFileInfo(f).absoluteFilePath();
+    return t;
+}
+
 /// Loads a tokenizer file whose kind is known from its name: *.bin is llama2.c,
 /// *vocab.json is GPT-2 (merges and tokenizer_config.json beside it), any other
 /// *.json a Hugging Face tokenizer.json.
@@ -49,16 +56,17 @@ std::unique_ptr<Tokenizer> loadFile(const QFileInfo& fi, const ModelConfig& conf
     const QString path = fi.absoluteFilePath();
     const QString name = fi.fileName();
     if (name.endsWith(QLatin1String(".bin"), Qt::CaseInsensitive))
-        return loadLlama2cTokenizer(path, config.vocabSize);
+        return withFiles(loadLlama2cTokenizer(path, config.vocabSize), {path});
     if (name.endsWith(QLatin1String("vocab.json"), Qt::CaseInsensitive)) {
         const QString merges = mergesBeside(fi);
         if (!QFileInfo(merges).isFile())
             throw Error(QStringLiteral("%1: a GPT-2 vocab.json needs its merges file beside it; %2 does not exist")
                             .arg(path, merges));
         const QString cfg = fi.absoluteDir().filePath(QStringLiteral("tokenizer_config.json"));
-        return loadGpt2Tokenizer(path, merges, QFileInfo(cfg).isFile() ? cfg : QString());
+        return withFiles(loadGpt2Tokenizer(path, merges, QFileInfo(cfg).isFile() ? cfg : QString()), {path, merges, cfg});
     }
-    if (name.endsWith(QLatin1String(".json"), Qt::CaseInsensitive)) return loadHfTokenizer(path);
+    if (name.endsWith(QLatin1String(".json"), Qt::CaseInsensitive))
+        return withFiles(loadHfTokenizer(path), {path, fi.absoluteDir().filePath(QStringLiteral("tokenizer_config.json"))});
     throw Error(QStringLiteral("%1: unknown tokenizer file type; expected a Hugging Face tokenizer.json, a GPT-2 "
                                "vocab.json (with merges.txt beside it) or a llama2.c tokenizer .bin")
                     .arg(path));
@@ -69,24 +77,25 @@ std::unique_ptr<Tokenizer> loadFile(const QFileInfo& fi, const ModelConfig& conf
 std::unique_ptr<Tokenizer> loadFromDir(const QDir& dir, const ModelConfig& config, QStringList& searched) {
     const QString tj = dir.filePath(QStringLiteral("tokenizer.json"));
     searched << tj;
-    if (QFileInfo(tj).isFile()) return loadHfTokenizer(tj);
+    if (QFileInfo(tj).isFile())
+        return withFiles(loadHfTokenizer(tj), {tj, dir.filePath(QStringLiteral("tokenizer_config.json"))});
 
     const QString vj = dir.filePath(QStringLiteral("vocab.json"));
     const QString mt = dir.filePath(QStringLiteral("merges.txt"));
     searched << vj + QStringLiteral(" + merges.txt");
     if (QFileInfo(vj).isFile() && QFileInfo(mt).isFile()) {
         const QString cfg = dir.filePath(QStringLiteral("tokenizer_config.json"));
-        return loadGpt2Tokenizer(vj, mt, QFileInfo(cfg).isFile() ? cfg : QString());
+        return withFiles(loadGpt2Tokenizer(vj, mt, QFileInfo(cfg).isFile() ? cfg : QString()), {vj, mt, cfg});
     }
 
     const QString tb = dir.filePath(QStringLiteral("tokenizer.bin"));
     searched << tb;
-    if (QFileInfo(tb).isFile()) return loadLlama2cTokenizer(tb, config.vocabSize);
+    if (QFileInfo(tb).isFile()) return withFiles(loadLlama2cTokenizer(tb, config.vocabSize), {tb});
 
     if (config.vocabSize > 0) {
         const QString tv = dir.filePath(QStringLiteral("tok%1.bin").arg(config.vocabSize));
         searched << tv;
-        if (QFileInfo(tv).isFile()) return loadLlama2cTokenizer(tv, config.vocabSize);
+        if (QFileInfo(tv).isFile()) return withFiles(loadLlama2cTokenizer(tv, config.vocabSize), {tv});
     } else {
         searched << dir.filePath(QStringLiteral("tok<vocab_size>.bin (vocab_size unknown)"));
     }

@@ -13,6 +13,7 @@
 
 #include <QByteArray>
 #include <QString>
+#include <QStringList>
 
 namespace qs {
 
@@ -49,6 +50,9 @@ public:
     /// such as RobertaProcessing's "</s>", or tokenizer_config.json
     /// "add_eos_token": true). Empty for llama2.c, GPT-2, Llama, Mistral, Qwen2.
     std::vector<int> suffixIds;
+    /// The files this tokenizer was read from (set by loadTokenizerFor), so a
+    /// saved model directory can carry its tokenizer along.
+    QStringList sourceFiles;
 
 protected:
     /// decode()'s implementation; the default concatenates decodeToken() of every id.

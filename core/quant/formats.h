@@ -1,0 +1,126 @@
+#pragma once
+// Number formats for weights and activations (core/quant/formats).
+//
+// Conventions: a weight matrix W is [out, in] row-major; "input channel" = column.
+// Groups and MX blocks run along the input (reduction) dimension: group g of row r
+// covers columns [g*G, (g+1)*G). A trailing partial group/block is allowed.
+//
+// Integer formats (2..8 bits):
+//  * asymmetric (GPTQ's reference quantizer): per row (or row x group) take
+//    xmin = min(min(w), 0), xmax = max(max(w), 0); if xmin == xmax == 0 use [-1, 1];
+//    scale = (xmax - xmin) / (2^b - 1); zero = round(-xmin / scale);
+//    q = clamp(round(w / scale) + zero, 0, 2^b - 1); w' = scale * (q - zero).
+//  * symmetric: GPTQ's reference `sym` option exactly (xmax = max(|xmin|, xmax),
+//    xmin = -xmax when xmin < 0, zero = (2^b - 1 + 1) / 2); see formats.cpp.
+//  round() is round-half-to-even (torch.round), in float32.
+//
+// Microscaling (OCP MX v1.0): blocks of 32 consecutive elements along the input
+// dimension share an E8M0 scale 2^e (8-bit biased exponent, bias 127, 0xFF = NaN),
+// e = floor(log2(max|v|)) - emax_elem (clamped to the E8M0 range); elements are
+// v / 2^e rounded to nearest even in the element format and saturated to its max
+// normal. Element formats: MXINT8 (8-bit two's complement, implied scale 2^-6,
+// emax 0), MXINT4 (4-bit two's complement, implied 2^-2, emax 0), MXFP8 E4M3
+// (emax 8), E5M2 (emax 15), MXFP6 E3M2 (emax 4), E2M3 (emax 2), MXFP4 E2M1 (emax 2).
+// NaN/Inf policy: see formats.cpp (documented and tested).
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <Eigen/Core>
+
+#include "model/model.h"
+
+namespace qs {
+
+enum class FormatKind {
+    None,       // keep float32 (no quantization)
+    Int,        // integer grid, `bits`, `symmetric`, `groupSize`
+    MxInt8,
+    MxInt4,
+    MxFp8E4M3,
+    MxFp8E5M2,
+    MxFp6E3M2,
+    MxFp6E2M3,
+    MxFp4E2M1,
+};
+
+struct QuantFormat {
+    FormatKind kind = FormatKind::Int;
+    int bits = 4;            // Int: 2..8; MX: the element width (set by kind)
+    bool symmetric = false;  // Int only
+    int groupSize = 0;       // Int: 0 = per output channel, else columns per group; MX: 32
+
+    bool isMx() const;
+    int blockSize() const;   // MX: 32; Int: groupSize (0 = whole row)
+    /// Average storage bits per weight for a row of `inFeatures` columns, counting
+    /// scales and zero points: Int: bits + (16 [fp16 scale] + (asym ? bits : 0)) / group;
+    /// MX: bits + 8 / 32 (E8M0 scale). Exactly: the overhead is counted once per
+    /// ceil(in / group) groups (a trailing partial group costs a full scale);
+    /// inFeatures <= 0 gives the nominal value. None: 32.
+    double bitsPerWeight(int64_t inFeatures) const;
+    /// Canonical name: "fp32", "int4" / "int4-sym" / "int4-g128" / "int3-sym-g64",
+    /// "mxint8", "mxint4", "mxfp8_e4m3", "mxfp8_e5m2", "mxfp6_e3m2", "mxfp6_e2m3", "mxfp4".
+    std::string name() const;
+    /// Parses a name as above (also "mxfp4_e2m1", "mxfp8" = e4m3, "mxfp6" = e3m2,
+    /// "none"/"fp32"; case-insensitive; "-sym"/"-g<G>" in either order); nullopt
+    /// when unknown or when bits are outside 2..8 or the group size is negative.
+    static std::optional<QuantFormat> parse(const std::string& name);
+    bool operator==(const QuantFormat&) const = default;
+};
+
+/// Per-row quantization parameters for one group/block of columns.
+/// Int: scale and zero (zero in integer units; symmetric: 2^(b-1), GPTQ's
+/// (maxq + 1) / 2). MX: scale = 2^e as float (exact; 2^-127 is a float32
+/// denormal), zero = 0 (unused). A NaN scale marks a NaN block/group (a NaN or
+/// Inf among its inputs): every value quantized with it is NaN.
+struct RowParams {
+    Eigen::VectorXf scale;
+    Eigen::VectorXf zero;
+};
+
+/// Quantize-dequantize ("fake quantization") in one format; the rounding step
+/// GPTQ calls column by column.
+class Quantizer {
+public:
+    explicit Quantizer(const QuantFormat& f);
+    const QuantFormat& format() const { return f_; }
+
+    /// Parameters per row from the columns of one group/block (cols: [rows, n]).
+    RowParams findParams(const Eigen::Ref<const MatrixRM>& cols) const;
+    /// Fake-quantizes one column w (length rows) with the given row parameters.
+    Eigen::VectorXf quantizeColumn(const Eigen::Ref<const Eigen::VectorXf>& w, const RowParams& p) const;
+    /// RTN of a whole matrix: params per group/block from the matrix itself.
+    MatrixRM fakeQuantize(const MatrixRM& W) const;
+
+private:
+    QuantFormat f_;
+};
+
+/// Exact storage of a quantized matrix: element codes packed to bytes (little
+/// end first, 2/3/4/6/8-bit codes packed densely row by row; each row starts on a
+/// byte boundary) and per-(row, group) scales: E8M0 bytes for MX, fp32 scale +
+/// uint8 zero for Int.
+struct PackedMatrix {
+    QuantFormat format;
+    int64_t rows = 0, cols = 0;
+    std::vector<uint8_t> codes;
+    std::vector<uint8_t> scaleE8M0;   // MX: rows * ceil(cols/32)
+    std::vector<float> scale;         // Int: rows * groups
+    std::vector<uint8_t> zero;        // Int: rows * groups
+};
+PackedMatrix pack(const MatrixRM& W, const QuantFormat& f);
+/// Decodes; unpack(pack(W, f)) equals Quantizer(f).fakeQuantize(W) bit for bit.
+MatrixRM unpack(const PackedMatrix& p);
+
+/// Element codecs of the MX element formats (value already divided by the block
+/// scale). encode rounds to nearest even and saturates; decode is exact.
+uint8_t encodeMxElement(FormatKind k, float v);
+float decodeMxElement(FormatKind k, uint8_t code);
+
+/// Dynamic activation quantization of x [tokens, in] in place, along the
+/// reduction dimension: Int 8-bit symmetric per token (row), or MX blocks of 32
+/// per row (MxInt8, MxFp8E4M3, MxFp8E5M2, any MX kind).
+void fakeQuantizeActivations(MatrixRM& x, const QuantFormat& f);
+
+}  // namespace qs

@@ -1,0 +1,238 @@
+// GPTQ (Frantar et al., 2022): a port of the reference implementation's
+// GPTQ.fasterquant() (github.com/IST-DASLab/gptq, gptq.py) onto Eigen.
+//
+// Conventions:
+//  * W is [out, in] (row-major float on the API); a column = one input channel.
+//    H is [in, in] (GPTQ's 2/N·XᵀX of the linear's inputs, see calib/hessian.h).
+//  * Internally the working weights are a column-major double matrix [out, in], so
+//    a column (what the quantizer rounds and what the error is pushed along) is
+//    contiguous. H, its damping, the Cholesky factors and all error propagation are
+//    in double (the reference uses float32 on the GPU; double makes the result
+//    deterministic and independent of summation order to ~1e-13). The rounding
+//    step itself is the Quantizer's, in float32, on the float32-cast column, like the
+//    reference's quantize() on its float32 W.
+//  * Hinv = U, the upper Cholesky factor of (H + λI)⁻¹, i.e. (H + λI)⁻¹ = UᵀU.
+//    The reference computes cholesky -> cholesky_inverse -> cholesky(upper). We get
+//    the same (unique) factor with one Cholesky and one triangular inverse: with J the
+//    reversal permutation, J(H+λI)J = LLᵀ  =>  (H+λI)⁻¹ = (J L⁻ᵀ J)(J L⁻¹ J), and
+//    U = J L⁻¹ J is upper triangular with a positive diagonal.
+//
+// The algorithm, step for step as the reference:
+//   1. per-channel Int formats (groupSize 0): quantizer params from the whole,
+//      original W (before dead columns are zeroed): find_params(W, weight=True);
+//   2. dead columns (H_jj == 0): H_jj = 1, W[:, j] = 0;
+//   3. static groups: params of every group from this W (before any update);
+//   4. act-order: perm = columns by descending diag(H) (stable for ties), W and H
+//      permuted; the result is un-permuted at the end;
+//   5. damping λ = percDamp · mean(diag H); U as above;
+//   6. for each block [i1, i2) of blockSize columns: W1 = copy of the block; for each
+//      column i: at a group start ((i1+i) % G == 0, non-static) the params are found
+//      from W[:, i1+i : i1+i+G] — the OUTER W, which (exactly as in the reference)
+//      holds the lazy updates of the previous blocks but not the in-block updates of
+//      the columns before i in this block; q = quantize(w); err = (w - q) / U_ii;
+//      W1[:, i+1:] -= err · U[i, i+1:i2]; loss += err² / 2. After the block:
+//      W[:, i2:] -= Err1 · U[i1:i2, i2:] (one GEMM).
+// MX formats behave as groups of 32 (blockSize()). With act-order, MX groups are
+// always static (params of the original 32-column MX blocks, column j uses the block
+// of its original index), because a group of permuted columns is not an MX block and
+// the result would not be storable in the format.
+#include "quant/gptq.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <type_traits>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include <Eigen/Cholesky>
+
+#include "util/error.h"
+
+namespace qs {
+
+namespace {
+
+// Message building by appends (GCC 12 warns falsely on `"literal" + std::string`).
+template <class T>
+void appendTo(std::string& s, const T& v) {
+    if constexpr (std::is_arithmetic_v<T>) {
+        if constexpr (std::is_floating_point_v<T>) {
+            char buf[32];
+            std::snprintf(buf, sizeof buf, "%g", double(v));
+            s += buf;
+        } else {
+            s += std::to_string(v);
+        }
+    } else {
+        s += v;
+    }
+}
+template <class... A>
+std::string cat(const A&... a) {
+    std::string s;
+    (appendTo(s, a), ...);
+    return s;
+}
+
+std::string shapeStr(int64_t r, int64_t c) { return cat("[", r, " x ", c, "]"); }
+
+// Lower-triangular inverse, recursive with GEMMs (≈ n³/3 multiply-adds; the GEMMs
+// run on Eigen's thread pool).
+void invertLowerInPlace(Eigen::Ref<Eigen::MatrixXd> L) {
+    const Eigen::Index n = L.rows();
+    if (n <= 64) {
+        Eigen::MatrixXd I = Eigen::MatrixXd::Identity(n, n);
+        L.triangularView<Eigen::Lower>().solveInPlace(I);
+        L = I;
+        return;
+    }
+    const Eigen::Index h = n / 2;
+    invertLowerInPlace(L.topLeftCorner(h, h));
+    invertLowerInPlace(L.bottomRightCorner(n - h, n - h));
+    // [A 0; B C]⁻¹ = [A⁻¹ 0; -C⁻¹ B A⁻¹  C⁻¹]
+    Eigen::MatrixXd BA = L.bottomLeftCorner(n - h, h) * L.topLeftCorner(h, h).triangularView<Eigen::Lower>();
+    L.bottomLeftCorner(n - h, h).noalias() = -(L.bottomRightCorner(n - h, n - h).triangularView<Eigen::Lower>() * BA);
+    L.topRightCorner(h, n - h).setZero();
+}
+
+// U with UᵀU = H⁻¹ (upper, positive diagonal). H is overwritten.
+Eigen::MatrixXd upperCholeskyOfInverse(Eigen::MatrixXd& H, const std::string& what) {
+    const Eigen::Index n = H.rows();
+    Eigen::MatrixXd R = H.reverse();  // J H J
+    Eigen::LLT<Eigen::Ref<Eigen::MatrixXd>> llt(R);
+    bool ok = llt.info() == Eigen::Success;
+    if (ok)
+        for (Eigen::Index i = 0; i < n; ++i)
+            if (!(R(i, i) > 0) || !std::isfinite(R(i, i))) ok = false;
+    if (!ok) throw Error(cat("GPTQ: ", what, " is not positive definite even after damping"));
+    invertLowerInPlace(R);  // L⁻¹ (lower part of R)
+    Eigen::MatrixXd U = R.reverse();  // J L⁻¹ J: upper
+    U.triangularView<Eigen::StrictlyLower>().setZero();
+    if (!U.allFinite()) throw Error(cat("GPTQ: ", what, " is too ill-conditioned (non-finite inverse) even after damping"));
+    return U;
+}
+
+MatrixRM toFloatRM(const Eigen::Ref<const Eigen::MatrixXd>& m) { return m.cast<float>(); }
+
+}  // namespace
+
+GptqResult gptqQuantize(const MatrixRM& W, const Eigen::MatrixXd& Hin, const Quantizer& quant, const GptqOptions& opt,
+                        const JobContext& ctx) {
+    const Eigen::Index rows = W.rows(), cols = W.cols();
+    const std::string layer = cat("layer W ", shapeStr(rows, cols));
+    if (Hin.rows() != cols || Hin.cols() != cols)
+        throw Error(cat("GPTQ: Hessian is ", shapeStr(Hin.rows(), Hin.cols()), ", expected ", shapeStr(cols, cols),
+                        " for ", layer));
+    if (opt.blockSize <= 0) throw Error(cat("GPTQ: block size must be positive, got ", opt.blockSize));
+    if (!(opt.percDamp >= 0) || !std::isfinite(opt.percDamp))
+        throw Error(cat("GPTQ: percdamp must be a finite value >= 0, got ", opt.percDamp));
+    if (!Hin.allFinite()) throw Error(cat("GPTQ: the Hessian ", shapeStr(cols, cols), " of ", layer, " contains NaN/Inf"));
+    if (!W.allFinite()) throw Error(cat("GPTQ: ", layer, " contains NaN/Inf"));
+
+    GptqResult res;
+    const QuantFormat& fmt = quant.format();
+    if (fmt.kind == FormatKind::None || rows == 0 || cols == 0) {
+        res.weight = W;
+        return res;
+    }
+    const Eigen::Index G = fmt.blockSize();  // 0 = one group per row (per channel)
+    const bool grouped = G > 0;
+    const bool staticGroups = grouped && (opt.staticGroups || (fmt.isMx() && opt.actOrder));
+
+    // 1. per-channel params from the original W
+    RowParams rowParams;
+    if (!grouped) rowParams = quant.findParams(W);
+
+    // 2. dead columns
+    Eigen::MatrixXd H = Hin;
+    Eigen::MatrixXd Wd = W.cast<double>();  // column-major [rows, cols]
+    for (Eigen::Index j = 0; j < cols; ++j) {
+        if (H(j, j) == 0) {
+            H(j, j) = 1;
+            Wd.col(j).setZero();
+            ++res.deadColumns;
+        }
+    }
+
+    // 3. static groups from the (dead-zeroed) original W
+    std::vector<RowParams> groups;
+    if (staticGroups) {
+        for (Eigen::Index g = 0; g < cols; g += G)
+            groups.push_back(quant.findParams(toFloatRM(Wd.middleCols(g, std::min(G, cols - g)))));
+    }
+
+    // 4. act-order
+    std::vector<Eigen::Index> perm(static_cast<size_t>(cols));
+    std::iota(perm.begin(), perm.end(), Eigen::Index(0));
+    if (opt.actOrder) {
+        std::stable_sort(perm.begin(), perm.end(), [&](Eigen::Index a, Eigen::Index b) { return H(a, a) > H(b, b); });
+        Eigen::MatrixXd Wp(rows, cols), Hp(cols, cols);
+        for (Eigen::Index j = 0; j < cols; ++j) Wp.col(j) = Wd.col(perm[size_t(j)]);
+        for (Eigen::Index j = 0; j < cols; ++j)
+            for (Eigen::Index i = 0; i < cols; ++i) Hp(i, j) = H(perm[size_t(i)], perm[size_t(j)]);
+        Wd.swap(Wp);
+        H.swap(Hp);
+    }
+
+    // 5. damping and U
+    const double damp = opt.percDamp * H.diagonal().mean();
+    H.diagonal().array() += damp;
+    const Eigen::MatrixXd U = upperCholeskyOfInverse(
+        H, cat("the Hessian ", shapeStr(cols, cols), " of ", layer, " (percdamp ", opt.percDamp, ")"));
+
+    // 6. lazy blocks
+    Eigen::MatrixXf Q(rows, cols);  // permuted order
+    double loss = 0;
+    const RowParams* params = grouped ? nullptr : &rowParams;
+    RowParams groupParams;
+    const Eigen::Index B = opt.blockSize;
+    for (Eigen::Index i1 = 0; i1 < cols; i1 += B) {
+        ctx.check();
+        const Eigen::Index i2 = std::min(i1 + B, cols), count = i2 - i1;
+        Eigen::MatrixXd W1 = Wd.middleCols(i1, count);
+        Eigen::MatrixXd Err1(rows, count);
+        for (Eigen::Index i = 0; i < count; ++i) {
+            const Eigen::Index j = i1 + i;
+            if (grouped) {
+                if (!staticGroups) {
+                    if (j % G == 0) {
+                        groupParams = quant.findParams(toFloatRM(Wd.middleCols(j, std::min(G, cols - j))));
+                        params = &groupParams;
+                    }
+                } else {
+                    params = &groups[size_t(perm[size_t(j)] / G)];
+                }
+            }
+            const Eigen::VectorXf w = W1.col(i).cast<float>();
+            const Eigen::VectorXf q = quant.quantizeColumn(w, *params);
+            Q.col(j) = q;
+            const double d = U(j, j);
+            Eigen::VectorXd err = (W1.col(i) - q.cast<double>()) / d;
+            loss += 0.5 * err.squaredNorm();
+            const Eigen::Index rest = count - i - 1;
+            if (rest > 0) W1.rightCols(rest).noalias() -= err * U.row(j).segment(j + 1, rest);
+            Err1.col(i) = err;
+        }
+        if (i2 < cols) Wd.rightCols(cols - i2).noalias() -= Err1 * U.block(i1, i2, count, cols - i2);
+        ctx.report(double(i2) / double(cols),
+                   cat("GPTQ ", shapeStr(rows, cols), ": ", i2, "/", cols, " columns"));
+    }
+
+    res.weight.resize(rows, cols);
+    for (Eigen::Index j = 0; j < cols; ++j) res.weight.col(perm[size_t(j)]) = Q.col(j);
+    res.loss = loss;
+    return res;
+}
+
+double predictedError(const MatrixRM& W, const MatrixRM& Wq, const Eigen::MatrixXd& H) {
+    if (W.rows() != Wq.rows() || W.cols() != Wq.cols())
+        throw Error(cat("predictedError: W is ", shapeStr(W.rows(), W.cols()), " but Wq is ", shapeStr(Wq.rows(), Wq.cols())));
+    if (H.rows() != W.cols() || H.cols() != W.cols())
+        throw Error(cat("predictedError: H is ", shapeStr(H.rows(), H.cols()), ", expected ", shapeStr(W.cols(), W.cols())));
+    const Eigen::MatrixXd D = W.cast<double>() - Wq.cast<double>();  // [out, in]
+    return (D * H).cwiseProduct(D).sum();
+}
+
+}  // namespace qs

@@ -2,6 +2,8 @@
 // exit code 0 on success and 2 on user errors with a message on stderr.
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QFileInfo>
+#include <QJsonArray>
 #include <QProcess>
 #include <QTemporaryDir>
 #include <QtTest>
@@ -72,6 +74,42 @@ private Q_SLOTS:
         QVERIFY(o.value("kl_mean").toDouble() < 1e-6);
     }
 
+    void quantizeSaveAndReevaluate() {
+        QTemporaryDir dir;
+        QVERIFY(cli({"demo", "--out", dir.filePath("demo")}).code == 0);
+        const QString text = dir.filePath("demo/eval.txt");
+        const QString saved = dir.filePath("q");
+        const Run r = cli({"quantize", "--model", "demo", "--calib", text, "--nsamples", "4", "--seqlen", "128", "--method",
+                           "gptq", "--wbits", "3", "--group", "64", "--act-order", "--eval", text, "--max-windows", "3",
+                           "--compare-fp", "--save", saved, "--json"});
+        QVERIFY2(r.code == 0, r.err.constData());
+        const QJsonObject o = QJsonDocument::fromJson(r.out).object();
+        for (const char* k : {"model_hash", "quantization", "calibration", "avg_bits", "layers", "eval", "timings"})
+            QVERIFY2(o.contains(QLatin1String(k)), k);
+        QCOMPARE(o["quantization"].toObject()["wformat"].toString(), QStringLiteral("int3-g64"));
+        QVERIFY(o["avg_bits"].toDouble() > 3.0 && o["avg_bits"].toDouble() < 4.0);
+        QCOMPARE(o["layers"].toArray().size(), 6 * 7);
+        const QJsonObject e = o["eval"].toArray()[0].toObject();
+        QCOMPARE(e["windows"].toInt(), 3);
+        QVERIFY2(e["ppl"].toDouble() > e["fp_ppl"].toDouble(), r.out.constData());
+        QVERIFY(e["kl_mean"].toDouble() > 0);
+        // the saved directory (with its tokenizer and run record) evaluates to the same perplexity
+        QVERIFY(QFileInfo::exists(saved + "/quantscope_run.json"));
+        QVERIFY(QFileInfo::exists(saved + "/tokenizer.bin"));
+        const Run back = cli({"eval", "--model", saved, "--data", text, "--seqlen", "128", "--max-windows", "3", "--json"});
+        QVERIFY2(back.code == 0, back.err.constData());
+        const double pb = QJsonDocument::fromJson(back.out).object()["ppl"].toDouble();
+        QVERIFY2(std::abs(pb - e["ppl"].toDouble()) < 1e-9 * pb, back.out.constData());
+        // the same run again is bit for bit the same
+        const Run again = cli({"quantize", "--model", "demo", "--calib", text, "--nsamples", "4", "--seqlen", "128", "--method",
+                               "gptq", "--wbits", "3", "--group", "64", "--act-order", "--eval", text, "--max-windows", "3", "--json"});
+        QCOMPARE(QJsonDocument::fromJson(again.out).object()["eval"].toArray()[0].toObject()["ppl"].toDouble(), e["ppl"].toDouble());
+        // never overwrites
+        const Run over = cli({"quantize", "--model", "demo", "--method", "rtn", "--save", saved});
+        QCOMPARE(over.code, 2);
+        QVERIFY2(over.err.contains("already exists"), over.err.constData());
+    }
+
     void userErrorsExitWith2() {
         QTemporaryDir dir;
         struct Case { QStringList args; const char* expect; };
@@ -83,6 +121,12 @@ private Q_SLOTS:
             {{"frobnicate"}, "unknown command"},
             {{"eval"}, "--model is required"},
             {{"eval", "--model", dir.path()}, "config.json"},
+            {{"quantize", "--model", "demo"}, "--method"},
+            {{"quantize", "--model", "demo", "--method", "gptq"}, "--calib is required"},
+            {{"quantize", "--model", "demo", "--method", "rtn", "--wformat", "fp3"}, "--wformat"},
+            {{"quantize", "--model", "demo", "--method", "rtn", "--wbits", "9"}, "--wbits"},
+            {{"quantize", "--model", "demo", "--method", "rtn", "--wformat", "mxfp4", "--group", "32"}, "--wformat int only"},
+            {{"quantize", "--model", "demo", "--method", "rtn", "--act-order"}, "--method gptq only"},
         };
         for (const Case& c : cases) {
             const Run r = cli(c.args);

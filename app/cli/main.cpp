@@ -11,11 +11,14 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 
+#include "calib/calibration.h"
 #include "compute/threads.h"
 #include "eval/perplexity.h"
 #include "eval/textdata.h"
 #include "model/demo.h"
 #include "model/hf_loader.h"
+#include "model/save.h"
+#include "quant/pipeline.h"
 #include "model/tokenizer.h"
 #include "util/error.h"
 
@@ -32,6 +35,12 @@ const char* kUsage =
     "            [--max-windows N] [--batch N] [--reference PATH] [--threads N] [--json]\n"
     "  info      the model's configuration and quantizable linears  --model PATH|demo [--json]\n"
     "  tokenize  token ids of a text  --model PATH|demo [--tokenizer PATH] (--data PATH | --text STR) [--json]\n"
+    "  quantize  quantize a model (RTN or GPTQ, integer or MX formats), then evaluate it\n"
+    "            --model PATH|demo [--tokenizer PATH] --calib PATH [--nsamples 128] [--seqlen N]\n"
+    "            [--seed 0] --method rtn|gptq [--wbits 4] [--group G] [--sym] [--act-order]\n"
+    "            [--static-groups] [--damp 0.01] [--wformat int|mxint8|mxint4|mxfp8_e4m3|mxfp8_e5m2|\n"
+    "            mxfp6_e3m2|mxfp6_e2m3|mxfp4] [--eval PATH]... [--eval-seqlen N] [--max-windows N]\n"
+    "            [--compare-fp] [--save DIR] [--json]\n"
     "  demo      evaluate the built-in synthetic demo model, or write it to disk with --out DIR\n"
     "\n"
     "--model accepts a Hugging Face directory (config.json + model.safetensors or a\n"
@@ -43,6 +52,7 @@ struct Loaded {
     std::shared_ptr<Model> model;
     std::unique_ptr<Tokenizer> tokenizer;
     std::string demoText;  // only for the demo model
+    QByteArray demoTokenizer;  // the demo's in-memory llama2.c tokenizer.bin
 };
 
 Loaded loadWithTokenizer(const QString& modelArg, const QString& tokArg, bool needTokenizer) {
@@ -54,6 +64,7 @@ Loaded loadWithTokenizer(const QString& modelArg, const QString& tokArg, bool ne
         l.model = d.model;
         l.tokenizer = std::move(d.tokenizer);
         l.demoText = std::move(d.evalText);
+        l.demoTokenizer = d.tokenizerBytes;
         if (!tokArg.isEmpty()) l.tokenizer = loadTokenizerFor(QString(), tokArg, l.model->config);
         return l;
     }
@@ -191,6 +202,142 @@ int cmdTokenize(QCommandLineParser& p) {
     return 0;
 }
 
+double doubleOption(const QCommandLineParser& p, const char* name, double def, double lo, double hi) {
+    if (!p.isSet(QLatin1String(name))) return def;
+    bool ok = false;
+    const double v = p.value(QLatin1String(name)).toDouble(&ok);
+    if (!ok || v < lo || v > hi)
+        throw Error(QStringLiteral("--%1: expected a number in [%2, %3], found '%4'").arg(QLatin1String(name)).arg(lo).arg(hi).arg(p.value(QLatin1String(name))));
+    return v;
+}
+
+/// The weight format from --wformat / --wbits / --group / --sym.
+QuantFormat weightFormatFromOptions(const QCommandLineParser& p) {
+    const QString wf = p.isSet(QStringLiteral("wformat")) ? p.value(QStringLiteral("wformat")).toLower() : QStringLiteral("int");
+    if (wf == QLatin1String("int")) {
+        const int bits = intOption(p, "wbits", 4, 2);
+        if (bits > 8) throw Error(QStringLiteral("--wbits: expected 2..8, found %1").arg(bits));
+        const int group = intOption(p, "group", 0, 0);
+        std::string name = "int" + std::to_string(bits);
+        if (p.isSet(QStringLiteral("sym"))) name += "-sym";
+        if (group > 0) name += "-g" + std::to_string(group);
+        const auto f = QuantFormat::parse(name);
+        if (!f) throw Error(QStringLiteral("invalid integer format '%1'").arg(QString::fromStdString(name)));
+        return *f;
+    }
+    if (p.isSet(QStringLiteral("wbits")) || p.isSet(QStringLiteral("group")) || p.isSet(QStringLiteral("sym")))
+        throw Error(QStringLiteral("--wbits/--group/--sym apply to --wformat int only; '%1' fixes its own bits and blocks of 32").arg(wf));
+    const auto f = QuantFormat::parse(wf.toStdString());
+    if (!f || !f->isMx())
+        throw Error(QStringLiteral("--wformat: unknown format '%1'; expected int, mxint8, mxint4, mxfp8_e4m3, mxfp8_e5m2, mxfp6_e3m2, mxfp6_e2m3 or mxfp4").arg(wf));
+    return *f;
+}
+
+int cmdQuantize(QCommandLineParser& p) {
+    using Clock = std::chrono::steady_clock;
+    const auto t0 = Clock::now();
+    const bool json = p.isSet(QStringLiteral("json"));
+    Loaded l = loadWithTokenizer(p.value(QStringLiteral("model")), p.value(QStringLiteral("tokenizer")), true);
+    const QString methodName = p.value(QStringLiteral("method"));
+    QuantMethod method;
+    if (methodName == QLatin1String("rtn")) method = QuantMethod::Rtn;
+    else if (methodName == QLatin1String("gptq")) method = QuantMethod::Gptq;
+    else throw Error(QStringLiteral("--method: expected rtn or gptq, found '%1'").arg(methodName.isEmpty() ? QStringLiteral("(none)") : methodName));
+    LayerPlan plan;
+    plan.method = method;
+    plan.weight = weightFormatFromOptions(p);
+    plan.gptq.percDamp = doubleOption(p, "damp", 0.01, 0.0, 1.0);
+    plan.gptq.actOrder = p.isSet(QStringLiteral("act-order"));
+    plan.gptq.staticGroups = p.isSet(QStringLiteral("static-groups"));
+    if (method != QuantMethod::Gptq && (plan.gptq.actOrder || plan.gptq.staticGroups || p.isSet(QStringLiteral("damp"))))
+        throw Error(QStringLiteral("--act-order, --static-groups and --damp apply to --method gptq only"));
+
+    CalibOptions calib;
+    calib.nsamples = intOption(p, "nsamples", 128, 1);
+    calib.seqlen = intOption(p, "seqlen", defaultSeqlen(l.model->config), 2);
+    calib.seed = uint64_t(intOption(p, "seed", 0, 0));
+    std::vector<int> calibTokens;
+    QString calibPath = p.value(QStringLiteral("calib"));
+    if (!calibPath.isEmpty()) {
+        const std::vector<int> all = l.tokenizer->encodeForModel(loadText(calibPath));
+        calibTokens = sampleCalibration(all, calib);
+    } else if (method == QuantMethod::Gptq) {
+        throw Error(QStringLiteral("--calib is required for --method gptq (a .jsonl or text file)"));
+    }
+    const QStringList evalPaths = p.values(QStringLiteral("eval"));
+    std::vector<std::string> evalTexts;  // read before the long run so a bad path fails fast
+    for (const QString& e : evalPaths) evalTexts.push_back(loadText(e));
+
+    const std::string hash = l.model->contentHash();
+    const QuantizeResult qr = quantizeModel(*l.model, calibTokens, calib, [&](const Linear&) { return plan; }, stderrProgress());
+
+    EvalOptions eo;
+    eo.seqlen = intOption(p, "eval-seqlen", calib.seqlen, 2);
+    eo.maxWindows = intOption(p, "max-windows", 0, 1);
+    const bool compare = p.isSet(QStringLiteral("compare-fp"));
+    QJsonArray evals;
+    const auto te = Clock::now();
+    for (size_t i = 0; i < evalTexts.size(); ++i) {
+        const std::vector<int> ids = l.tokenizer->encodeForModel(evalTexts[i]);
+        const EvalResult r = evaluatePerplexity(*qr.model, ids, eo, stderrProgress(), compare ? l.model.get() : nullptr);
+        QJsonObject o{{"data", evalPaths[int(i)]}, {"ppl", r.ppl}, {"tokens", r.tokens}, {"windows", r.windows}, {"seqlen", r.seqlen}};
+        if (r.klMean) {
+            o.insert(QStringLiteral("fp_ppl"), *r.referencePpl);
+            o.insert(QStringLiteral("kl_mean"), *r.klMean);
+            o.insert(QStringLiteral("top1_agreement"), *r.top1Agreement);
+        }
+        evals.append(o);
+        if (!json) {
+            std::printf("%s: ppl %.4f (%d windows of %d)", evalPaths[int(i)].toStdString().c_str(), r.ppl, r.windows, r.seqlen);
+            if (r.klMean) std::printf(", fp ppl %.4f, KL %.5f, top-1 %.2f%%", *r.referencePpl, *r.klMean, 100 * *r.top1Agreement);
+            std::printf("\n");
+        }
+    }
+    const double evalSeconds = std::chrono::duration<double>(Clock::now() - te).count();
+
+    QJsonArray layers;
+    for (const LayerResult& r : qr.layers) layers.append(r.toJson());
+    QJsonObject settings{{"method", QLatin1String(quantMethodName(method))},
+                         {"wformat", QString::fromStdString(plan.weight.name())},
+                         {"act_order", plan.gptq.actOrder},
+                         {"static_groups", plan.gptq.staticGroups},
+                         {"damp", plan.gptq.percDamp},
+                         {"block_size", plan.gptq.blockSize}};
+    QJsonObject calibJson = calib.toJson();
+    calibJson.insert(QStringLiteral("data"), calibPath.isEmpty() ? QJsonValue() : QJsonValue(calibPath));
+    QJsonObject out{{"model", l.model->path},
+                    {"model_hash", QString::fromStdString(hash)},
+                    {"quantization", settings},
+                    {"calibration", calibJson},
+                    {"avg_bits", qr.avgBits},
+                    {"quantized_params", qint64(qr.quantizedParams)},
+                    {"layers", layers},
+                    {"eval", evals},
+                    {"timings", QJsonObject{{"calibration_seconds", qr.calibrationSeconds},
+                                            {"quantize_seconds", qr.quantizeSeconds},
+                                            {"eval_seconds", evalSeconds},
+                                            {"total_seconds", std::chrono::duration<double>(Clock::now() - t0).count()}}},
+                    {"threads", qs::threads()},
+                    {"version", QStringLiteral(QUANTSCOPE_VERSION)}};
+    if (p.isSet(QStringLiteral("save"))) {
+        const QString dir = p.value(QStringLiteral("save"));
+        QJsonObject run = out;
+        run.remove(QStringLiteral("layers"));
+        std::map<QString, QByteArray> raw;
+        if (l.tokenizer->sourceFiles.isEmpty() && !l.demoTokenizer.isEmpty()) raw[QStringLiteral("tokenizer.bin")] = l.demoTokenizer;
+        saveHfModel(*qr.model, dir, l.tokenizer->sourceFiles, {{QStringLiteral("quantscope_run.json"), run}}, raw);
+        out.insert(QStringLiteral("saved"), dir);
+    }
+    if (json) {
+        printJson(out);
+    } else {
+        std::printf("%s %s: %lld weights at %.3f average bits (incl. scales), calibration %.1f s, quantization %.1f s\n",
+                    quantMethodName(method), plan.weight.name().c_str(), (long long)qr.quantizedParams, qr.avgBits,
+                    qr.calibrationSeconds, qr.quantizeSeconds);
+    }
+    return 0;
+}
+
 int cmdDemo(QCommandLineParser& p) {
     if (p.isSet(QStringLiteral("out"))) {
         Demo d = makeDemo();
@@ -239,6 +386,21 @@ int main(int argc, char** argv) {
         {QStringLiteral("reference"), QStringLiteral("reference model for KL divergence"), QStringLiteral("PATH")},
         {QStringLiteral("threads"), QStringLiteral("compute threads"), QStringLiteral("N")},
         {QStringLiteral("out"), QStringLiteral("output directory"), QStringLiteral("DIR")},
+        {QStringLiteral("calib"), QStringLiteral("calibration text or .jsonl"), QStringLiteral("PATH")},
+        {QStringLiteral("nsamples"), QStringLiteral("calibration windows"), QStringLiteral("N")},
+        {QStringLiteral("seed"), QStringLiteral("calibration sampling seed"), QStringLiteral("S")},
+        {QStringLiteral("method"), QStringLiteral("rtn or gptq"), QStringLiteral("M")},
+        {QStringLiteral("wbits"), QStringLiteral("integer weight bits"), QStringLiteral("B")},
+        {QStringLiteral("group"), QStringLiteral("integer group size (columns)"), QStringLiteral("G")},
+        {QStringLiteral("sym"), QStringLiteral("symmetric integer grid")},
+        {QStringLiteral("act-order"), QStringLiteral("GPTQ act-order")},
+        {QStringLiteral("static-groups"), QStringLiteral("GPTQ static groups")},
+        {QStringLiteral("damp"), QStringLiteral("GPTQ dampening (fraction of mean diag H)"), QStringLiteral("F")},
+        {QStringLiteral("wformat"), QStringLiteral("weight format"), QStringLiteral("F")},
+        {QStringLiteral("eval"), QStringLiteral("evaluation text (repeatable)"), QStringLiteral("PATH")},
+        {QStringLiteral("eval-seqlen"), QStringLiteral("evaluation window length"), QStringLiteral("N")},
+        {QStringLiteral("compare-fp"), QStringLiteral("also evaluate the unquantized model: fp ppl and KL")},
+        {QStringLiteral("save"), QStringLiteral("write the fake-quantized model as a HF directory"), QStringLiteral("DIR")},
         {QStringLiteral("json"), QStringLiteral("print one JSON object on stdout")},
     });
     if (!p.parse(args)) {
@@ -256,6 +418,7 @@ int main(int argc, char** argv) {
         if (cmd == QLatin1String("info")) return cmdInfo(p);
         if (cmd == QLatin1String("tokenize")) return cmdTokenize(p);
         if (cmd == QLatin1String("demo")) return cmdDemo(p);
+        if (cmd == QLatin1String("quantize")) return cmdQuantize(p);
         std::fprintf(stderr, "quantscope-cli: unknown command '%s'\n%s", cmd.toStdString().c_str(), kUsage);
         return 2;
     } catch (const qs::Error& e) {

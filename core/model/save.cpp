@@ -1,0 +1,100 @@
+#include "model/save.h"
+
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+#include <QJsonDocument>
+#include <QSaveFile>
+
+#include "util/error.h"
+
+namespace qs {
+
+namespace {
+
+void writeJson(const QString& path, const QJsonObject& o) {
+    QSaveFile f(path);
+    const QByteArray data = QJsonDocument(o).toJson(QJsonDocument::Indented);
+    if (!f.open(QIODevice::WriteOnly) || f.write(data) != data.size() || !f.commit())
+        throw Error(QStringLiteral("%1: cannot write: %2").arg(path, f.errorString()));
+}
+
+/// Writes logical matrix `m` of `w` into `storage` (the tensor's float data in
+/// its stored layout): the inverse of WeightSource::rowsBlock.
+void scatter(const WeightSource& w, const MatrixRM& m, std::vector<float>& storage, bool ignorePerm) {
+    const int64_t SC = w.ref.shape.back();
+    for (int64_t r = 0; r < m.rows(); ++r) {
+        const int64_t src = w.rowOffset + ((w.rowPerm.empty() || ignorePerm) ? r : w.rowPerm[size_t(r)]);
+        for (int64_t c = 0; c < m.cols(); ++c) {
+            const size_t idx = w.transpose ? size_t(c * SC + src) : size_t(src * SC + c);
+            storage[idx] = m(r, c);
+        }
+    }
+}
+
+}  // namespace
+
+void saveHfModel(const Model& model, const QString& dirPath, const QStringList& tokenizerFiles,
+                 const std::map<QString, QJsonObject>& extra, const std::map<QString, QByteArray>& rawFiles) {
+    const QFileInfo target(dirPath);
+    if (target.exists() && !(target.isDir() && QDir(dirPath).isEmpty()))
+        throw Error(QStringLiteral("%1: already exists and is not an empty directory; choose a new --save directory").arg(dirPath));
+    const QString tmp = target.absoluteFilePath() + QStringLiteral(".partial");
+    QDir(tmp).removeRecursively();
+    if (!QDir().mkpath(tmp)) throw Error(QStringLiteral("%1: cannot create directory").arg(tmp));
+    try {
+        // config.json: the original one for HF checkpoints, else generated (LLaMA)
+        QJsonObject cfg;
+        const QFileInfo src(model.path);
+        const QString srcCfg = (src.isDir() ? QDir(model.path) : src.absoluteDir()).filePath(QStringLiteral("config.json"));
+        if (model.format == QLatin1String("safetensors") && QFileInfo::exists(srcCfg)) {
+            QFile f(srcCfg);
+            if (!f.open(QIODevice::ReadOnly)) throw Error(QStringLiteral("%1: cannot read").arg(srcCfg));
+            cfg = QJsonDocument::fromJson(f.readAll()).object();
+        } else {
+            cfg = model.config.toHfJson();
+        }
+        cfg.insert(QStringLiteral("torch_dtype"), QStringLiteral("float32"));
+        writeJson(QDir(tmp).filePath(QStringLiteral("config.json")), cfg);
+
+        // tensors: float32 copies of every stored tensor, overrides scattered in
+        const bool ignorePerm = model.format == QLatin1String("llama2c");  // HF layout = logical layout
+        std::vector<std::vector<float>> data;
+        std::vector<TensorToWrite> out;
+        model.forEachTensor([&](const WeightSource& w) {
+            std::vector<float> buf(size_t(w.ref.numel()));
+            w.ref.toFloat(buf.data());
+            for (const Block& b : model.blocks)
+                for (const Linear& l : b.linears)
+                    if (l.weight.ref.data == w.ref.data) {
+                        if (l.override)
+                            scatter(l.weight, *l.override, buf, ignorePerm);
+                        else if (ignorePerm && !l.weight.rowPerm.empty())
+                            scatter(l.weight, l.weight.matrix(), buf, true);
+                    }
+            data.push_back(std::move(buf));
+            out.push_back({w.ref.name, w.ref.shape, DType::F32, nullptr, {}});
+        });
+        for (size_t i = 0; i < out.size(); ++i) out[i].values = data[i].data();
+        writeSafetensors(QDir(tmp).filePath(QStringLiteral("model.safetensors")), out,
+                         {{"format", "pt"}, {"producer", "QuantScope " QUANTSCOPE_VERSION}});
+        for (const QString& f : tokenizerFiles) {
+            const QString dst = QDir(tmp).filePath(f.endsWith(QLatin1String(".bin")) ? QStringLiteral("tokenizer.bin") : QFileInfo(f).fileName());
+            if (!QFile::copy(f, dst)) throw Error(QStringLiteral("%1: cannot copy the tokenizer to %2").arg(f, dst));
+        }
+        for (const auto& [name, obj] : extra) writeJson(QDir(tmp).filePath(name), obj);
+        for (const auto& [name, bytes] : rawFiles) {
+            QSaveFile f(QDir(tmp).filePath(name));
+            if (!f.open(QIODevice::WriteOnly) || f.write(bytes) != bytes.size() || !f.commit())
+                throw Error(QStringLiteral("%1: cannot write %2").arg(tmp, name));
+        }
+        if (target.exists()) QDir(dirPath).removeRecursively();
+        if (!QDir().rename(tmp, target.absoluteFilePath()))
+            throw Error(QStringLiteral("%1: cannot move the finished model into place").arg(dirPath));
+    } catch (...) {
+        QDir(tmp).removeRecursively();
+        throw;
+    }
+}
+
+}  // namespace qs

@@ -173,44 +173,57 @@ Demo makeDemo(const DemoOptions& opt) {
     // window k >= 1 starts (without BOS) with a seeded random word and continues
     // with T-1 tokens sampled in that window's own context. Sampling is restricted
     // to word pieces so that decode -> encode reproduces the ids exactly.
+    //
+    // The sequences are sampled in fixed groups of kGroup, one group per OpenMP
+    // thread (Eigen runs serially inside the parallel region): a single parallel
+    // region instead of thousands of tiny ones keeps sampling fast even on a
+    // loaded machine, and fixed groups + one RNG stream per sequence make the text
+    // independent of the thread count.
     Forward fwd(*demo.model);
     const int B = opt.sampleWindows, T = opt.sampleSeqlen;
-    KvCache kv = fwd.makeCache(B, T);
+    constexpr int kGroup = 12;
+    const int groups = (B + kGroup - 1) / kGroup;
     std::vector<std::vector<int>> seqs(static_cast<size_t>(B));
-    SplitMix64 rng(opt.seed ^ 0x73616d70ull);
-    std::vector<int> cur(static_cast<size_t>(B), c.bosTokenId);
-    for (int b = 1; b < B; ++b) {
-        cur[size_t(b)] = kFirstWord + int(rng.next() % uint64_t(V - kFirstWord));
-        seqs[size_t(b)].push_back(cur[size_t(b)]);
-    }
-    for (int t = 0; t < T - 1; ++t) {
-        MatrixRM lg = fwd.step(cur.data(), kv);
-        for (int b = 0; b < B; ++b) {
-            auto row = lg.row(b);
-            float mx = -INFINITY;
-            for (int j = kFirstWord; j < V; ++j) mx = std::max(mx, row[j]);
-            double sum = 0;
-            for (int j = kFirstWord; j < V; ++j) sum += std::exp(double(row[j] - mx));
-            double r = rng.uniformDouble() * sum;
-            int pick = V - 1;
-            for (int j = kFirstWord; j < V; ++j) {
-                r -= std::exp(double(row[j] - mx));
-                if (r <= 0) {
-                    pick = j;
-                    break;
+    std::vector<double> logProb(static_cast<size_t>(B), 0.0);
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int g = 0; g < groups; ++g) {
+        const int b0 = g * kGroup, nb = std::min(kGroup, B - b0);
+        KvCache kv = fwd.makeCache(nb, T);
+        std::vector<SplitMix64> rngs;
+        std::vector<int> cur(static_cast<size_t>(nb));
+        for (int k = 0; k < nb; ++k) {
+            const int b = b0 + k;
+            rngs.emplace_back(opt.seed ^ 0x73616d70ull ^ (uint64_t(b + 1) * 0x9E3779B97F4A7C15ull));
+            cur[size_t(k)] = b == 0 ? c.bosTokenId : kFirstWord + int(rngs.back().next() % uint64_t(V - kFirstWord));
+            if (b > 0) seqs[size_t(b)].push_back(cur[size_t(k)]);
+        }
+        for (int t = 0; t < T - 1; ++t) {
+            const MatrixRM lg = fwd.step(cur.data(), kv);
+            for (int k = 0; k < nb; ++k) {
+                const auto row = lg.row(k);
+                const float mx = row.segment(kFirstWord, V - kFirstWord).maxCoeff();
+                double sum = 0;
+                for (int j = kFirstWord; j < V; ++j) sum += std::exp(double(row[j] - mx));
+                double r = rngs[size_t(k)].uniformDouble() * sum;
+                int pick = V - 1;
+                for (int j = kFirstWord; j < V; ++j) {
+                    r -= std::exp(double(row[j] - mx));
+                    if (r <= 0) {
+                        pick = j;
+                        break;
+                    }
                 }
-            }
-            {
                 // log-probability of the pick under the model's full distribution
-                double all = 0;
                 const float amx = row.maxCoeff();
+                double all = 0;
                 for (int j = 0; j < V; ++j) all += std::exp(double(row[j] - amx));
-                demo.samplerLogProb += double(row[pick] - amx) - std::log(all);
+                logProb[size_t(b0 + k)] += double(row[pick] - amx) - std::log(all);
+                cur[size_t(k)] = pick;
+                seqs[size_t(b0 + k)].push_back(pick);
             }
-            cur[size_t(b)] = pick;
-            seqs[size_t(b)].push_back(pick);
         }
     }
+    for (double lp : logProb) demo.samplerLogProb += lp;
     std::string text;
     for (int b = 0; b < B; ++b) {
         for (int id : seqs[size_t(b)]) {

@@ -27,7 +27,11 @@ fi
 BUILD_DIR="${QUANTSCOPE_BUILD_DIR:-build}"
 JOBS="$(nproc)"
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release
-cmake --build "$BUILD_DIR" -j"$JOBS"
+if [ "$MODE" = demo ]; then
+  cmake --build "$BUILD_DIR" -j"$JOBS" --target quantscope-cli   # just the app
+else
+  cmake --build "$BUILD_DIR" -j"$JOBS"
+fi
 
 case "$MODE" in
   demo)

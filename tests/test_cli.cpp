@@ -37,7 +37,17 @@ Run cli(const QStringList& args, int timeoutMs = 300000) {
 
 class TestCli : public QObject {
     Q_OBJECT
+    QTemporaryDir tmp_;
+    QString demoDir_;  // the demo written to disk once; loading it is instant
+
 private Q_SLOTS:
+    void initTestCase() {
+        QVERIFY(tmp_.isValid());
+        demoDir_ = tmp_.filePath("demo");
+        const Run w = cli({"demo", "--out", demoDir_});
+        QVERIFY2(w.code == 0, w.err.constData());
+    }
+
     void evalDemoJson() {
         const Run r = cli({"eval", "--model", "demo", "--max-windows", "3", "--seqlen", "128", "--threads", "2", "--json"});
         QVERIFY2(r.code == 0, r.err.constData());
@@ -54,10 +64,7 @@ private Q_SLOTS:
     }
 
     void demoWrittenToDiskEvaluatesLikeTheBuiltIn() {
-        QTemporaryDir dir;
-        const Run w = cli({"demo", "--out", dir.path()});
-        QVERIFY2(w.code == 0, w.err.constData());
-        const Run a = cli({"eval", "--model", dir.path(), "--data", dir.filePath("eval.txt"), "--max-windows", "2", "--json"});
+        const Run a = cli({"eval", "--model", demoDir_, "--data", demoDir_ + "/eval.txt", "--max-windows", "2", "--json"});
         QVERIFY2(a.code == 0, a.err.constData());
         const Run b = cli({"eval", "--model", "demo", "--max-windows", "2", "--json"});
         QVERIFY2(b.code == 0, b.err.constData());
@@ -67,7 +74,8 @@ private Q_SLOTS:
     }
 
     void klAgainstReference() {
-        const Run r = cli({"eval", "--model", "demo", "--reference", "demo", "--max-windows", "1", "--seqlen", "64", "--json"});
+        const Run r = cli({"eval", "--model", demoDir_, "--data", demoDir_ + "/eval.txt", "--reference", demoDir_,
+                           "--max-windows", "1", "--seqlen", "64", "--json"});
         QVERIFY2(r.code == 0, r.err.constData());
         const QJsonObject o = QJsonDocument::fromJson(r.out).object();
         QVERIFY(o.contains("kl_mean"));
@@ -76,10 +84,9 @@ private Q_SLOTS:
 
     void quantizeSaveAndReevaluate() {
         QTemporaryDir dir;
-        QVERIFY(cli({"demo", "--out", dir.filePath("demo")}).code == 0);
-        const QString text = dir.filePath("demo/eval.txt");
+        const QString text = demoDir_ + "/eval.txt";
         const QString saved = dir.filePath("q");
-        const Run r = cli({"quantize", "--model", "demo", "--calib", text, "--nsamples", "4", "--seqlen", "128", "--method",
+        const Run r = cli({"quantize", "--model", demoDir_, "--calib", text, "--nsamples", "4", "--seqlen", "128", "--method",
                            "gptq", "--wbits", "3", "--group", "64", "--act-order", "--eval", text, "--max-windows", "3",
                            "--compare-fp", "--save", saved, "--json"});
         QVERIFY2(r.code == 0, r.err.constData());
@@ -101,11 +108,11 @@ private Q_SLOTS:
         const double pb = QJsonDocument::fromJson(back.out).object()["ppl"].toDouble();
         QVERIFY2(std::abs(pb - e["ppl"].toDouble()) < 1e-9 * pb, back.out.constData());
         // the same run again is bit for bit the same
-        const Run again = cli({"quantize", "--model", "demo", "--calib", text, "--nsamples", "4", "--seqlen", "128", "--method",
+        const Run again = cli({"quantize", "--model", demoDir_, "--calib", text, "--nsamples", "4", "--seqlen", "128", "--method",
                                "gptq", "--wbits", "3", "--group", "64", "--act-order", "--eval", text, "--max-windows", "3", "--json"});
         QCOMPARE(QJsonDocument::fromJson(again.out).object()["eval"].toArray()[0].toObject()["ppl"].toDouble(), e["ppl"].toDouble());
         // never overwrites
-        const Run over = cli({"quantize", "--model", "demo", "--method", "rtn", "--save", saved});
+        const Run over = cli({"quantize", "--model", demoDir_, "--method", "rtn", "--save", saved});
         QCOMPARE(over.code, 2);
         QVERIFY2(over.err.contains("already exists"), over.err.constData());
     }
@@ -115,18 +122,18 @@ private Q_SLOTS:
         struct Case { QStringList args; const char* expect; };
         const QList<Case> cases = {
             {{"eval", "--model", dir.filePath("nope")}, "no such file"},
-            {{"eval", "--model", "demo", "--seqlen", "x"}, "--seqlen"},
-            {{"eval", "--model", "demo", "--data", dir.filePath("missing.txt")}, "missing.txt"},
+            {{"eval", "--model", demoDir_, "--seqlen", "x"}, "--seqlen"},
+            {{"eval", "--model", demoDir_, "--data", dir.filePath("missing.txt")}, "missing.txt"},
             {{"eval", "--bogus"}, "bogus"},
             {{"frobnicate"}, "unknown command"},
             {{"eval"}, "--model is required"},
             {{"eval", "--model", dir.path()}, "config.json"},
-            {{"quantize", "--model", "demo"}, "--method"},
-            {{"quantize", "--model", "demo", "--method", "gptq"}, "--calib is required"},
-            {{"quantize", "--model", "demo", "--method", "rtn", "--wformat", "fp3"}, "--wformat"},
-            {{"quantize", "--model", "demo", "--method", "rtn", "--wbits", "9"}, "--wbits"},
-            {{"quantize", "--model", "demo", "--method", "rtn", "--wformat", "mxfp4", "--group", "32"}, "--wformat int only"},
-            {{"quantize", "--model", "demo", "--method", "rtn", "--act-order"}, "--method gptq only"},
+            {{"quantize", "--model", demoDir_}, "--method"},
+            {{"quantize", "--model", demoDir_, "--method", "gptq"}, "--calib is required"},
+            {{"quantize", "--model", demoDir_, "--method", "rtn", "--wformat", "fp3"}, "--wformat"},
+            {{"quantize", "--model", demoDir_, "--method", "rtn", "--wbits", "9"}, "--wbits"},
+            {{"quantize", "--model", demoDir_, "--method", "rtn", "--wformat", "mxfp4", "--group", "32"}, "--wformat int only"},
+            {{"quantize", "--model", demoDir_, "--method", "rtn", "--act-order"}, "--method gptq only"},
         };
         for (const Case& c : cases) {
             const Run r = cli(c.args);

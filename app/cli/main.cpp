@@ -19,6 +19,7 @@
 #include "model/hf_loader.h"
 #include "model/save.h"
 #include "quant/pipeline.h"
+#include "recipe/recipe.h"
 #include "model/tokenizer.h"
 #include "util/error.h"
 
@@ -37,16 +38,18 @@ const char* kUsage =
     "  tokenize  token ids of a text  --model PATH|demo [--tokenizer PATH] (--data PATH | --text STR) [--json]\n"
     "  quantize  quantize a model (RTN or GPTQ, integer or MX formats), then evaluate it\n"
     "            --model PATH|demo [--tokenizer PATH] --calib PATH [--nsamples 128] [--seqlen N]\n"
-    "            [--seed 0] --method rtn|gptq [--wbits 4] [--group G] [--sym] [--act-order]\n"
+    "            [--seed 0] (--recipe FILE | --method rtn|gptq [--wbits 4] [--group G] [--sym] [--act-order]\n"
     "            [--static-groups] [--damp 0.01] [--wformat int|mxint8|mxint4|mxfp8_e4m3|mxfp8_e5m2|\n"
-    "            mxfp6_e3m2|mxfp6_e2m3|mxfp4] [--eval PATH]... [--eval-seqlen N] [--max-windows N]\n"
+    "            mxfp6_e3m2|mxfp6_e2m3|mxfp4]) [--eval PATH]... [--eval-seqlen N] [--max-windows N]\n"
     "            [--compare-fp] [--save DIR] [--json]\n"
     "  demo      evaluate the built-in synthetic demo model, or write it to disk with --out DIR\n"
     "\n"
     "--model accepts a Hugging Face directory (config.json + model.safetensors or a\n"
     "sharded index), a .safetensors file, a llama2.c .bin, or 'demo'.\n"
     "--data accepts a .jsonl file of {\"text\": ...} rows (joined with \"\\n\\n\") or a UTF-8 text file.\n"
-    "--threads N sets the compute threads (default: all cores).\n";
+    "--threads N sets the compute threads (default: all cores).\n"
+    "--recipe FILE: a JSON recipe (\"quantscope_recipe\": 1) with defaults and per-layer overrides;\n"
+    "its calibration settings are defaults that --nsamples/--seqlen/--seed override.\n";
 
 struct Loaded {
     std::shared_ptr<Model> model;
@@ -104,6 +107,11 @@ JobContext stderrProgress() {
 
 int cmdEval(QCommandLineParser& p) {
     const bool json = p.isSet(QStringLiteral("json"));
+    // validate the numeric options before the (possibly long) model load
+    EvalOptions opt;
+    opt.seqlen = intOption(p, "seqlen", 0, 2);
+    opt.maxWindows = intOption(p, "max-windows", 0, 1);
+    opt.batch = intOption(p, "batch", 0, 1);
     Loaded l = loadWithTokenizer(p.value(QStringLiteral("model")), p.value(QStringLiteral("tokenizer")), true);
     std::string text;
     QString dataLabel;
@@ -120,10 +128,6 @@ int cmdEval(QCommandLineParser& p) {
     const std::vector<int> tokens = l.tokenizer->encodeForModel(text);
     const double tokSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - tt).count();
     std::fprintf(stderr, "tokenized %zu bytes into %zu tokens in %.2f s\n", text.size(), tokens.size(), tokSeconds);
-    EvalOptions opt;
-    opt.seqlen = intOption(p, "seqlen", 0, 2);
-    opt.maxWindows = intOption(p, "max-windows", 0, 1);
-    opt.batch = intOption(p, "batch", 0, 1);
     std::shared_ptr<Model> ref;
     if (p.isSet(QStringLiteral("reference"))) {
         const QString r = p.value(QStringLiteral("reference"));
@@ -237,39 +241,67 @@ int cmdQuantize(QCommandLineParser& p) {
     using Clock = std::chrono::steady_clock;
     const auto t0 = Clock::now();
     const bool json = p.isSet(QStringLiteral("json"));
+    // Either a recipe file or the uniform flags; both become one Recipe, checked
+    // before the model is loaded so that a bad recipe fails fast.
+    const QString recipePath = p.value(QStringLiteral("recipe"));
+    Recipe recipe;
+    if (p.isSet(QStringLiteral("recipe"))) {
+        QStringList both;
+        for (const char* k : {"method", "wbits", "group", "sym", "act-order", "static-groups", "damp", "wformat"})
+            if (p.isSet(QLatin1String(k))) both << QStringLiteral("--") + QLatin1String(k);
+        if (!both.isEmpty())
+            throw Error(QStringLiteral("--recipe cannot be combined with %1: the recipe says per layer what to do (edit the recipe instead)")
+                            .arg(both.join(QStringLiteral(", "))));
+        recipe = Recipe::load(recipePath);
+    } else {
+        const QString methodName = p.value(QStringLiteral("method"));
+        LayerPlan plan;
+        if (methodName == QLatin1String("rtn")) plan.method = QuantMethod::Rtn;
+        else if (methodName == QLatin1String("gptq")) plan.method = QuantMethod::Gptq;
+        else throw Error(QStringLiteral("--method: expected rtn or gptq (or --recipe FILE), found '%1'").arg(methodName.isEmpty() ? QStringLiteral("(none)") : methodName));
+        plan.weight = weightFormatFromOptions(p);
+        plan.gptq.percDamp = doubleOption(p, "damp", 0.01, 0.0, 1.0);
+        plan.gptq.actOrder = p.isSet(QStringLiteral("act-order"));
+        plan.gptq.staticGroups = p.isSet(QStringLiteral("static-groups"));
+        if (plan.method != QuantMethod::Gptq && (plan.gptq.actOrder || plan.gptq.staticGroups || p.isSet(QStringLiteral("damp"))))
+            throw Error(QStringLiteral("--act-order, --static-groups and --damp apply to --method gptq only"));
+        recipe = Recipe::fromUniform(plan, CalibOptions{});
+    }
     Loaded l = loadWithTokenizer(p.value(QStringLiteral("model")), p.value(QStringLiteral("tokenizer")), true);
-    const QString methodName = p.value(QStringLiteral("method"));
-    QuantMethod method;
-    if (methodName == QLatin1String("rtn")) method = QuantMethod::Rtn;
-    else if (methodName == QLatin1String("gptq")) method = QuantMethod::Gptq;
-    else throw Error(QStringLiteral("--method: expected rtn or gptq, found '%1'").arg(methodName.isEmpty() ? QStringLiteral("(none)") : methodName));
-    LayerPlan plan;
-    plan.method = method;
-    plan.weight = weightFormatFromOptions(p);
-    plan.gptq.percDamp = doubleOption(p, "damp", 0.01, 0.0, 1.0);
-    plan.gptq.actOrder = p.isSet(QStringLiteral("act-order"));
-    plan.gptq.staticGroups = p.isSet(QStringLiteral("static-groups"));
-    if (method != QuantMethod::Gptq && (plan.gptq.actOrder || plan.gptq.staticGroups || p.isSet(QStringLiteral("damp"))))
-        throw Error(QStringLiteral("--act-order, --static-groups and --damp apply to --method gptq only"));
+    if (p.isSet(QStringLiteral("recipe"))) {
+        for (const QString& w : recipe.unmatchedPatterns(*l.model))
+            std::fprintf(stderr, "warning: %s: %s of %s\n", recipePath.toStdString().c_str(), w.toStdString().c_str(),
+                         l.model->path.toStdString().c_str());
+    }
+    const LayerPlan plan = recipe.defaults();
+    const QuantMethod method = plan.method;
 
+    // The recipe's calibration settings are defaults; explicit flags win. The
+    // output records the values actually used.
+    const CalibOptions recipeCalib = p.isSet(QStringLiteral("recipe"))
+        ? recipe.calibration(CalibOptions{128, defaultSeqlen(l.model->config), 0})
+        : CalibOptions{128, defaultSeqlen(l.model->config), 0};
     CalibOptions calib;
-    calib.nsamples = intOption(p, "nsamples", 128, 1);
-    calib.seqlen = intOption(p, "seqlen", defaultSeqlen(l.model->config), 2);
-    calib.seed = uint64_t(intOption(p, "seed", 0, 0));
+    calib.nsamples = intOption(p, "nsamples", recipeCalib.nsamples, 1);
+    calib.seqlen = intOption(p, "seqlen", recipeCalib.seqlen, 2);
+    calib.seed = p.isSet(QStringLiteral("seed")) ? uint64_t(intOption(p, "seed", 0, 0)) : recipeCalib.seed;
+    recipe.setCalibration(calib);
     std::vector<int> calibTokens;
     QString calibPath = p.value(QStringLiteral("calib"));
     if (!calibPath.isEmpty()) {
         const std::vector<int> all = l.tokenizer->encodeForModel(loadText(calibPath));
         calibTokens = sampleCalibration(all, calib);
-    } else if (method == QuantMethod::Gptq) {
-        throw Error(QStringLiteral("--calib is required for --method gptq (a .jsonl or text file)"));
+    } else if (recipe.needsCalibration(*l.model)) {
+        throw Error(p.isSet(QStringLiteral("recipe"))
+                        ? QStringLiteral("--calib is required: the recipe plans GPTQ for some layers (a .jsonl or text file)")
+                        : QStringLiteral("--calib is required for --method gptq (a .jsonl or text file)"));
     }
     const QStringList evalPaths = p.values(QStringLiteral("eval"));
     std::vector<std::string> evalTexts;  // read before the long run so a bad path fails fast
     for (const QString& e : evalPaths) evalTexts.push_back(loadText(e));
 
     const std::string hash = l.model->contentHash();
-    const QuantizeResult qr = quantizeModel(*l.model, calibTokens, calib, [&](const Linear&) { return plan; }, stderrProgress());
+    const QuantizeResult qr = quantizeModel(*l.model, calibTokens, calib, recipe.planFn(), stderrProgress());
 
     EvalOptions eo;
     eo.seqlen = intOption(p, "eval-seqlen", calib.seqlen, 2);
@@ -308,6 +340,7 @@ int cmdQuantize(QCommandLineParser& p) {
     QJsonObject out{{"model", l.model->path},
                     {"model_hash", QString::fromStdString(hash)},
                     {"quantization", settings},
+                    {"recipe", recipe.toJson()},
                     {"calibration", calibJson},
                     {"avg_bits", qr.avgBits},
                     {"quantized_params", qint64(qr.quantizedParams)},
@@ -330,6 +363,10 @@ int cmdQuantize(QCommandLineParser& p) {
     }
     if (json) {
         printJson(out);
+    } else if (p.isSet(QStringLiteral("recipe"))) {
+        std::printf("recipe %s: %lld weights at %.3f average bits (incl. scales), calibration %.1f s, quantization %.1f s\n",
+                    recipePath.toStdString().c_str(), (long long)qr.quantizedParams, qr.avgBits, qr.calibrationSeconds,
+                    qr.quantizeSeconds);
     } else {
         std::printf("%s %s: %lld weights at %.3f average bits (incl. scales), calibration %.1f s, quantization %.1f s\n",
                     quantMethodName(method), plan.weight.name().c_str(), (long long)qr.quantizedParams, qr.avgBits,
@@ -397,6 +434,7 @@ int main(int argc, char** argv) {
         {QStringLiteral("static-groups"), QStringLiteral("GPTQ static groups")},
         {QStringLiteral("damp"), QStringLiteral("GPTQ dampening (fraction of mean diag H)"), QStringLiteral("F")},
         {QStringLiteral("wformat"), QStringLiteral("weight format"), QStringLiteral("F")},
+        {QStringLiteral("recipe"), QStringLiteral("JSON quantization recipe (per-layer plan)"), QStringLiteral("FILE")},
         {QStringLiteral("eval"), QStringLiteral("evaluation text (repeatable)"), QStringLiteral("PATH")},
         {QStringLiteral("eval-seqlen"), QStringLiteral("evaluation window length"), QStringLiteral("N")},
         {QStringLiteral("compare-fp"), QStringLiteral("also evaluate the unquantized model: fp ppl and KL")},

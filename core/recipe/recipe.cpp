@@ -1,0 +1,422 @@
+#include "recipe/recipe.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonValue>
+#include <QLocale>
+#include <QStringList>
+
+#include "util/error.h"
+
+namespace qs {
+
+namespace {
+
+const QString kVersionKey = QStringLiteral("quantscope_recipe");
+const QStringList kTopKeys = {kVersionKey, QStringLiteral("description"), QStringLiteral("defaults"),
+                              QStringLiteral("calibration"), QStringLiteral("layers")};
+const QStringList kSettingKeys = {QStringLiteral("method"),        QStringLiteral("wformat"), QStringLiteral("act_order"),
+                                  QStringLiteral("static_groups"), QStringLiteral("damp"),    QStringLiteral("block_size"),
+                                  QStringLiteral("aformat")};
+const QStringList kPatternKeys = {QStringLiteral("match"), QStringLiteral("regex")};
+const QStringList kCalibKeys = {QStringLiteral("nsamples"), QStringLiteral("seqlen"), QStringLiteral("seed")};
+const char* kFormatsExpected =
+    "expected int<B>[-sym][-g<G>] with B in 2..8 (e.g. int4, int3-sym-g128), mxint8, mxint4, mxfp8_e4m3, "
+    "mxfp8_e5m2, mxfp6_e3m2, mxfp6_e2m3 or mxfp4";
+
+/// How a JSON value reads in a message.
+QString found(const QJsonValue& v) {
+    switch (v.type()) {
+    case QJsonValue::Null: return QStringLiteral("null");
+    case QJsonValue::Bool: return v.toBool() ? QStringLiteral("true") : QStringLiteral("false");
+    case QJsonValue::Double: return QString::number(v.toDouble(), 'g', QLocale::FloatingPointShortest);
+    case QJsonValue::String: return QStringLiteral("\"%1\"").arg(v.toString());
+    case QJsonValue::Array: return QStringLiteral("an array");
+    case QJsonValue::Object: return QStringLiteral("an object");
+    case QJsonValue::Undefined: break;
+    }
+    return QStringLiteral("nothing");
+}
+
+int editDistance(const QString& a, const QString& b) {
+    std::vector<int> prev(size_t(b.size()) + 1), cur(prev.size());
+    for (size_t j = 0; j < prev.size(); ++j) prev[j] = int(j);
+    for (int i = 1; i <= a.size(); ++i) {
+        cur[0] = i;
+        for (int j = 1; j <= b.size(); ++j)
+            cur[size_t(j)] = std::min({prev[size_t(j)] + 1, cur[size_t(j - 1)] + 1,
+                                       prev[size_t(j - 1)] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+        std::swap(prev, cur);
+    }
+    return prev[size_t(b.size())];
+}
+
+struct Ctx {
+    QStringList problems;
+    void add(const QString& path, const QString& msg) { problems << (path.isEmpty() ? msg : path + QStringLiteral(": ") + msg); }
+};
+
+QString join(const QString& path, const QString& key) { return path.isEmpty() ? key : path + QLatin1Char('.') + key; }
+
+void checkKeys(const QJsonObject& o, const QString& path, const QStringList& valid, Ctx& ctx) {
+    for (auto it = o.begin(); it != o.end(); ++it) {
+        if (valid.contains(it.key())) continue;
+        QString msg = QStringLiteral("unknown key \"%1\"").arg(it.key());
+        QString best;
+        int bestD = 3;
+        for (const QString& k : valid) {
+            const int d = editDistance(it.key().toLower(), k);
+            if (d < bestD) { bestD = d; best = k; }
+        }
+        if (!best.isEmpty()) msg += QStringLiteral(" (did you mean \"%1\"?)").arg(best);
+        msg += QStringLiteral("; valid keys: ") + valid.join(QStringLiteral(", "));
+        ctx.add(join(path, it.key()), msg);
+    }
+}
+
+std::optional<bool> readBool(const QJsonObject& o, const QString& key, const QString& path, Ctx& ctx) {
+    if (!o.contains(key)) return std::nullopt;
+    const QJsonValue v = o.value(key);
+    if (!v.isBool()) {
+        ctx.add(join(path, key), QStringLiteral("expected true or false, found %1").arg(found(v)));
+        return std::nullopt;
+    }
+    return v.toBool();
+}
+
+/// An integer in [lo, hi] (JSON numbers are doubles: integral values only).
+std::optional<int64_t> readInt(const QJsonObject& o, const QString& key, const QString& path, int64_t lo, int64_t hi,
+                               Ctx& ctx) {
+    if (!o.contains(key)) return std::nullopt;
+    const QJsonValue v = o.value(key);
+    const double d = v.toDouble();
+    if (!v.isDouble() || !std::isfinite(d) || d != std::floor(d) || d < double(lo) || d > double(hi)) {
+        ctx.add(join(path, key), QStringLiteral("expected an integer in [%1, %2], found %3").arg(lo).arg(hi).arg(found(v)));
+        return std::nullopt;
+    }
+    return int64_t(d);
+}
+
+std::optional<QString> readString(const QJsonObject& o, const QString& key, const QString& path, Ctx& ctx,
+                                  const QString& expected) {
+    if (!o.contains(key)) return std::nullopt;
+    const QJsonValue v = o.value(key);
+    if (!v.isString()) {
+        ctx.add(join(path, key), QStringLiteral("expected %1, found %2").arg(expected, found(v)));
+        return std::nullopt;
+    }
+    return v.toString();
+}
+
+/// The settings keys of `defaults` or one override entry, with their cross-key rules.
+RecipeSettings readSettings(const QJsonObject& o, const QString& path, bool isDefaults, Ctx& ctx) {
+    RecipeSettings s;
+    if (auto m = readString(o, QStringLiteral("method"), path, ctx, QStringLiteral("a method name (none, rtn or gptq)"))) {
+        if (*m == QLatin1String("none")) s.method = QuantMethod::None;
+        else if (*m == QLatin1String("rtn")) s.method = QuantMethod::Rtn;
+        else if (*m == QLatin1String("gptq")) s.method = QuantMethod::Gptq;
+        else ctx.add(join(path, QStringLiteral("method")), QStringLiteral("unknown method '%1'; expected none, rtn or gptq").arg(*m));
+    }
+    if (auto w = readString(o, QStringLiteral("wformat"), path, ctx, QStringLiteral("a format name"))) {
+        const auto f = QuantFormat::parse(w->toStdString());
+        if (!f)
+            ctx.add(join(path, QStringLiteral("wformat")), QStringLiteral("unknown format '%1'; %2").arg(*w, QLatin1String(kFormatsExpected)));
+        else if (f->kind == FormatKind::None)
+            ctx.add(join(path, QStringLiteral("wformat")),
+                    QStringLiteral("'%1' is not a quantized format; use \"method\": \"none\" to keep layers unquantized").arg(*w));
+        else s.wformat = *f;
+    }
+    s.actOrder = readBool(o, QStringLiteral("act_order"), path, ctx);
+    s.staticGroups = readBool(o, QStringLiteral("static_groups"), path, ctx);
+    if (o.contains(QStringLiteral("damp"))) {
+        const QJsonValue v = o.value(QStringLiteral("damp"));
+        if (!v.isDouble() || !(v.toDouble() >= 0.0 && v.toDouble() <= 1.0))
+            ctx.add(join(path, QStringLiteral("damp")), QStringLiteral("expected a number in [0, 1], found %1").arg(found(v)));
+        else s.damp = v.toDouble();
+    }
+    if (auto b = readInt(o, QStringLiteral("block_size"), path, 1, 1 << 20, ctx)) s.blockSize = int(*b);
+    if (auto a = readString(o, QStringLiteral("aformat"), path, ctx, QStringLiteral("\"none\""))) {
+        if (*a == QLatin1String("none")) s.aformat = *a;
+        else
+            ctx.add(join(path, QStringLiteral("aformat")),
+                    QStringLiteral("activation quantization is not implemented yet; only \"none\" is accepted, found '%1'").arg(*a));
+    }
+    // Cross-key rules within this one object. For defaults the method is the
+    // built-in gptq when absent; an override without "method" inherits, so only
+    // an explicit non-gptq method conflicts with GPTQ options.
+    const QuantMethod m = s.method.value_or(QuantMethod::Gptq);
+    if (m != QuantMethod::Gptq) {
+        for (const char* k : {"act_order", "static_groups", "damp", "block_size"})
+            if (o.contains(QLatin1String(k)))
+                ctx.add(join(path, QLatin1String(k)),
+                        QStringLiteral("applies to method gptq only, but %1 is %2").arg(join(path, QStringLiteral("method")),
+                                                                                      QLatin1String(quantMethodName(m))));
+    }
+    if (!isDefaults && m == QuantMethod::None && o.contains(QStringLiteral("wformat")))
+        ctx.add(join(path, QStringLiteral("wformat")),
+                QStringLiteral("method none keeps the layer unquantized; remove wformat or choose rtn/gptq"));
+    return s;
+}
+
+void apply(LayerPlan& p, const RecipeSettings& s) {
+    if (s.method) p.method = *s.method;
+    if (s.wformat) p.weight = *s.wformat;
+    if (s.actOrder) p.gptq.actOrder = *s.actOrder;
+    if (s.staticGroups) p.gptq.staticGroups = *s.staticGroups;
+    if (s.damp) p.gptq.percDamp = *s.damp;
+    if (s.blockSize) p.gptq.blockSize = *s.blockSize;
+}
+
+/// Glob -> anchored regular expression: '*' any run (dots included), '?' one character.
+QString globToRegex(const QString& glob) {
+    QString rx;
+    for (const QChar c : glob) {
+        if (c == QLatin1Char('*')) rx += QStringLiteral(".*");
+        else if (c == QLatin1Char('?')) rx += QLatin1Char('.');
+        else rx += QRegularExpression::escape(QString(c));
+    }
+    return QRegularExpression::anchoredPattern(rx);
+}
+
+QJsonObject settingsJson(const RecipeSettings& s) {
+    QJsonObject o;
+    if (s.method) o.insert(QStringLiteral("method"), QLatin1String(quantMethodName(*s.method)));
+    if (s.wformat) o.insert(QStringLiteral("wformat"), QString::fromStdString(s.wformat->name()));
+    if (s.actOrder) o.insert(QStringLiteral("act_order"), *s.actOrder);
+    if (s.staticGroups) o.insert(QStringLiteral("static_groups"), *s.staticGroups);
+    if (s.damp) o.insert(QStringLiteral("damp"), *s.damp);
+    if (s.blockSize) o.insert(QStringLiteral("block_size"), *s.blockSize);
+    if (s.aformat) o.insert(QStringLiteral("aformat"), *s.aformat);
+    return o;
+}
+
+}  // namespace
+
+bool RecipeSettings::empty() const {
+    return !method && !wformat && !actOrder && !staticGroups && !damp && !blockSize && !aformat;
+}
+
+bool RecipeOverride::matches(const std::string& layerName) const {
+    return re.match(QString::fromStdString(layerName)).hasMatch();
+}
+
+QString RecipeOverride::describe(int index) const {
+    return QStringLiteral("layers[%1] (%2 '%3')").arg(index).arg(isRegex ? QStringLiteral("regex") : QStringLiteral("match"), pattern);
+}
+
+LayerPlan defaultRecipePlan() {
+    LayerPlan p;
+    p.method = QuantMethod::Gptq;
+    p.weight = *QuantFormat::parse("int4");
+    p.gptq = GptqOptions{};
+    return p;
+}
+
+Recipe Recipe::parse(const QByteArray& json, const QString& label) {
+    auto fail = [&](const QStringList& problems) {
+        QStringList lines;
+        for (const QString& p : problems) lines << label + QStringLiteral(": ") + p;
+        throw Error(lines.join(QLatin1Char('\n')));
+    };
+    QJsonParseError pe;
+    const QJsonDocument doc = QJsonDocument::fromJson(json, &pe);
+    if (pe.error != QJsonParseError::NoError) {
+        const QByteArray head = json.left(pe.offset);
+        const int line = int(head.count('\n')) + 1;
+        const int col = int(pe.offset - (head.lastIndexOf('\n') + 1)) + 1;
+        fail({QStringLiteral("invalid JSON at line %1, column %2: %3").arg(line).arg(col).arg(pe.errorString())});
+    }
+    if (!doc.isObject()) fail({QStringLiteral("expected a JSON object at the top level")});
+    const QJsonObject root = doc.object();
+
+    Ctx ctx;
+    if (!root.contains(kVersionKey)) {
+        ctx.add(kVersionKey, QStringLiteral("missing; a recipe starts with \"quantscope_recipe\": %1 (the schema version)").arg(kVersion));
+    } else {
+        const QJsonValue v = root.value(kVersionKey);
+        const double d = v.toDouble();
+        if (!v.isDouble() || d != std::floor(d) || d < 1 || d > 1e9)
+            ctx.add(kVersionKey, QStringLiteral("expected the schema version %1, found %2").arg(kVersion).arg(found(v)));
+        else if (int(d) != kVersion)
+            // A different schema: the rest would only produce noise.
+            fail({QStringLiteral("%1: unsupported version %2 (this build reads %3)").arg(kVersionKey).arg(int(d)).arg(kVersion)});
+    }
+    checkKeys(root, QString(), kTopKeys, ctx);
+
+    Recipe r;
+    r.defaults_ = defaultRecipePlan();
+    if (auto d = readString(root, QStringLiteral("description"), QString(), ctx, QStringLiteral("a string"))) r.description_ = *d;
+
+    if (root.contains(QStringLiteral("defaults"))) {
+        const QJsonValue v = root.value(QStringLiteral("defaults"));
+        if (!v.isObject()) {
+            ctx.add(QStringLiteral("defaults"), QStringLiteral("expected an object, found %1").arg(found(v)));
+        } else {
+            const QJsonObject o = v.toObject();
+            checkKeys(o, QStringLiteral("defaults"), kSettingKeys, ctx);
+            apply(r.defaults_, readSettings(o, QStringLiteral("defaults"), true, ctx));
+        }
+    }
+
+    if (root.contains(QStringLiteral("calibration"))) {
+        const QJsonValue v = root.value(QStringLiteral("calibration"));
+        if (!v.isObject()) {
+            ctx.add(QStringLiteral("calibration"), QStringLiteral("expected an object, found %1").arg(found(v)));
+        } else {
+            const QJsonObject o = v.toObject();
+            const QString path = QStringLiteral("calibration");
+            checkKeys(o, path, kCalibKeys, ctx);
+            if (auto n = readInt(o, QStringLiteral("nsamples"), path, 1, 1 << 24, ctx)) r.nsamples_ = int(*n);
+            if (auto n = readInt(o, QStringLiteral("seqlen"), path, 2, 1 << 24, ctx)) r.seqlen_ = int(*n);
+            if (auto n = readInt(o, QStringLiteral("seed"), path, 0, int64_t(1) << 53, ctx)) r.seed_ = uint64_t(*n);
+        }
+    }
+
+    if (root.contains(QStringLiteral("layers"))) {
+        const QJsonValue v = root.value(QStringLiteral("layers"));
+        if (!v.isArray()) {
+            ctx.add(QStringLiteral("layers"), QStringLiteral("expected an array of override objects, found %1").arg(found(v)));
+        } else {
+            const QJsonArray a = v.toArray();
+            for (int i = 0; i < a.size(); ++i) {
+                const QString path = QStringLiteral("layers[%1]").arg(i);
+                if (!a[i].isObject()) {
+                    ctx.add(path, QStringLiteral("expected an object with \"match\" or \"regex\", found %1").arg(found(a[i])));
+                    continue;
+                }
+                const QJsonObject o = a[i].toObject();
+                checkKeys(o, path, kPatternKeys + kSettingKeys, ctx);
+                RecipeOverride ov;
+                const bool hasMatch = o.contains(QStringLiteral("match")), hasRegex = o.contains(QStringLiteral("regex"));
+                bool patternOk = false;
+                if (hasMatch && hasRegex) {
+                    ctx.add(path, QStringLiteral("has both \"match\" and \"regex\"; expected exactly one"));
+                } else if (!hasMatch && !hasRegex) {
+                    ctx.add(path, QStringLiteral("missing the layer pattern; expected exactly one of \"match\" (glob) or \"regex\""));
+                } else {
+                    const QString key = hasMatch ? QStringLiteral("match") : QStringLiteral("regex");
+                    const QJsonValue pv = o.value(key);
+                    if (!pv.isString() || pv.toString().isEmpty()) {
+                        ctx.add(join(path, key), QStringLiteral("expected a non-empty pattern string, found %1").arg(found(pv)));
+                    } else {
+                        ov.isRegex = hasRegex;
+                        ov.pattern = pv.toString();
+                        ov.re = QRegularExpression(hasRegex ? ov.pattern : globToRegex(ov.pattern));
+                        if (!ov.re.isValid())
+                            ctx.add(join(path, key), QStringLiteral("invalid regular expression '%1': %2 at offset %3")
+                                                         .arg(ov.pattern, ov.re.errorString())
+                                                         .arg(ov.re.patternErrorOffset()));
+                        else patternOk = true;
+                    }
+                }
+                const int before = int(ctx.problems.size());
+                ov.settings = readSettings(o, path, false, ctx);
+                bool hasSetting = false;
+                for (const QString& k : kSettingKeys) hasSetting = hasSetting || o.contains(k);
+                if (!hasSetting)
+                    ctx.add(path, QStringLiteral("sets nothing; expected at least one of ") + kSettingKeys.join(QStringLiteral(", ")));
+                if (patternOk && int(ctx.problems.size()) == before) r.overrides_.push_back(std::move(ov));
+            }
+        }
+    }
+    if (!ctx.problems.isEmpty()) fail(ctx.problems);
+    return r;
+}
+
+Recipe Recipe::load(const QString& path) {
+    QFile f(path);
+    if (!f.open(QIODevice::ReadOnly)) throw Error(QStringLiteral("cannot read recipe '%1': %2").arg(path, f.errorString()));
+    return parse(f.readAll(), path);
+}
+
+Recipe Recipe::fromUniform(const LayerPlan& plan, const CalibOptions& calib) {
+    Recipe r;
+    r.defaults_ = plan;
+    if (plan.method != QuantMethod::Gptq) r.defaults_.gptq = GptqOptions{};
+    r.setCalibration(calib);
+    return r;
+}
+
+QJsonObject Recipe::toJson() const {
+    QJsonObject d{{QStringLiteral("method"), QLatin1String(quantMethodName(defaults_.method))},
+                  {QStringLiteral("wformat"), QString::fromStdString(defaults_.weight.name())},
+                  {QStringLiteral("aformat"), QStringLiteral("none")}};
+    if (defaults_.method == QuantMethod::Gptq) {
+        d.insert(QStringLiteral("act_order"), defaults_.gptq.actOrder);
+        d.insert(QStringLiteral("static_groups"), defaults_.gptq.staticGroups);
+        d.insert(QStringLiteral("damp"), defaults_.gptq.percDamp);
+        d.insert(QStringLiteral("block_size"), defaults_.gptq.blockSize);
+    }
+    QJsonObject o{{kVersionKey, kVersion}, {QStringLiteral("defaults"), d}};
+    if (!description_.isEmpty()) o.insert(QStringLiteral("description"), description_);
+    QJsonObject c;
+    if (nsamples_) c.insert(QStringLiteral("nsamples"), *nsamples_);
+    if (seqlen_) c.insert(QStringLiteral("seqlen"), *seqlen_);
+    if (seed_) c.insert(QStringLiteral("seed"), double(*seed_));
+    if (!c.isEmpty()) o.insert(QStringLiteral("calibration"), c);
+    if (!overrides_.empty()) {
+        QJsonArray layers;
+        for (const RecipeOverride& ov : overrides_) {
+            QJsonObject e = settingsJson(ov.settings);
+            e.insert(ov.isRegex ? QStringLiteral("regex") : QStringLiteral("match"), ov.pattern);
+            layers.append(e);
+        }
+        o.insert(QStringLiteral("layers"), layers);
+    }
+    return o;
+}
+
+QByteArray Recipe::toJsonBytes() const { return QJsonDocument(toJson()).toJson(QJsonDocument::Indented); }
+
+LayerPlan Recipe::planFor(const std::string& layerName) const {
+    LayerPlan p = defaults_;
+    for (const RecipeOverride& ov : overrides_)
+        if (ov.matches(layerName)) apply(p, ov.settings);
+    return p;
+}
+
+PlanFn Recipe::planFn() const {
+    return [r = *this](const Linear& l) { return r.planFor(l.name); };
+}
+
+bool Recipe::needsCalibration(const Model& model) const {
+    for (const Linear* l : model.linears())
+        if (planFor(l->name).method == QuantMethod::Gptq) return true;
+    return false;
+}
+
+CalibOptions Recipe::calibration(const CalibOptions& fallback) const {
+    CalibOptions c = fallback;
+    if (nsamples_) c.nsamples = *nsamples_;
+    if (seqlen_) c.seqlen = *seqlen_;
+    if (seed_) c.seed = *seed_;
+    return c;
+}
+
+void Recipe::setCalibration(const CalibOptions& c) {
+    nsamples_ = c.nsamples;
+    seqlen_ = c.seqlen;
+    seed_ = c.seed;
+}
+
+std::vector<QString> Recipe::unmatchedPatterns(const std::vector<std::string>& layerNames) const {
+    std::vector<QString> out;
+    for (size_t i = 0; i < overrides_.size(); ++i) {
+        const RecipeOverride& ov = overrides_[i];
+        if (std::none_of(layerNames.begin(), layerNames.end(), [&](const std::string& n) { return ov.matches(n); }))
+            out.push_back(ov.describe(int(i)) + QStringLiteral(" matches no layer"));
+    }
+    return out;
+}
+
+std::vector<QString> Recipe::unmatchedPatterns(const Model& model) const {
+    std::vector<std::string> names;
+    for (const Linear* l : model.linears()) names.push_back(l->name);
+    return unmatchedPatterns(names);
+}
+
+}  // namespace qs

@@ -1,0 +1,130 @@
+#pragma once
+// The quantization recipe (core/recipe): a versioned JSON document that says per
+// layer what to do, and the per-layer plan the pipeline runs.
+//
+// Schema, version 1 (every key optional except "quantscope_recipe"):
+//   {
+//     "quantscope_recipe": 1,
+//     "description": "free text",
+//     "defaults": {"method": "gptq", "wformat": "int4-g128", "act_order": true,
+//                  "static_groups": false, "damp": 0.01, "block_size": 128, "aformat": "none"},
+//     "calibration": {"nsamples": 128, "seqlen": 2048, "seed": 0},
+//     "layers": [
+//       {"match": "model.layers.*.mlp.down_proj", "wformat": "int8"},
+//       {"regex": "self_attn\\.(q|k)_proj$", "method": "rtn", "wformat": "mxfp4"},
+//       {"match": "model.layers.0.*", "method": "none"}
+//     ]
+//   }
+// * defaults: the plan of every quantizable linear; built-in values for absent
+//   keys: method gptq, wformat int4, act_order false, static_groups false,
+//   damp 0.01, block_size 128, aformat none.
+// * layers: overrides applied in order; every entry whose pattern matches a layer
+//   name sets the keys it names (later entries win key by key). Exactly one of
+//   "match" (glob over the whole name: '*' any run of characters, dots included,
+//   '?' one character, everything else literal) or "regex" (a Perl-compatible
+//   regular expression searched anywhere in the name; anchor with ^/$).
+// * act_order / static_groups / damp / block_size apply to method gptq only: an
+//   object that sets them together with another method is an error; an override
+//   with method none may not set wformat either. "aformat" accepts only "none"
+//   (activation quantization is not implemented yet).
+// * calibration: the defaults of a run; command-line flags override them.
+//
+// Reading validates everything and reports every problem at once with its JSON
+// path ("layers[2].wformat: unknown format 'int9'; expected ..."), one per line,
+// each prefixed with the recipe's label (its file name), in one qs::Error.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <QByteArray>
+#include <QJsonObject>
+#include <QRegularExpression>
+#include <QString>
+
+#include "calib/calibration.h"
+#include "model/model.h"
+#include "quant/formats.h"
+#include "quant/gptq.h"
+#include "quant/pipeline.h"
+
+namespace qs {
+
+/// The keys one recipe object sets; absent = inherited.
+struct RecipeSettings {
+    std::optional<QuantMethod> method;
+    std::optional<QuantFormat> wformat;
+    std::optional<bool> actOrder;
+    std::optional<bool> staticGroups;
+    std::optional<double> damp;
+    std::optional<int> blockSize;
+    std::optional<QString> aformat;  // "none" only, for now
+    bool empty() const;
+    bool operator==(const RecipeSettings&) const = default;
+};
+
+/// One entry of "layers".
+struct RecipeOverride {
+    bool isRegex = false;   // "regex" (searched) vs "match" (glob over the whole name)
+    QString pattern;        // as written
+    QRegularExpression re;  // compiled (a glob is translated, anchored)
+    RecipeSettings settings;
+    bool matches(const std::string& layerName) const;
+    /// "layers[i] (match 'model.layers.*.mlp.down_proj')"
+    QString describe(int index) const;
+};
+
+class Recipe {
+public:
+    static constexpr int kVersion = 1;
+
+    /// Parses and fully validates; `label` (usually the file name) prefixes every
+    /// problem. Throws one qs::Error listing all problems.
+    static Recipe parse(const QByteArray& json, const QString& label = QStringLiteral("recipe"));
+    /// Reads a file and parses it (label = the path).
+    static Recipe load(const QString& path);
+    /// The recipe of a uniform run (every linear gets `plan`): what the CLI's
+    /// --method/--wbits/... flags mean. GPTQ options are reset to their defaults
+    /// unless plan.method is gptq.
+    static Recipe fromUniform(const LayerPlan& plan, const CalibOptions& calib);
+
+    /// Canonical JSON: parse(toJson()) == *this and toJson() of that is identical.
+    QJsonObject toJson() const;
+    QByteArray toJsonBytes() const;  // indented
+
+    /// The plan of one linear: defaults, then every matching override in order.
+    LayerPlan planFor(const std::string& layerName) const;
+    PlanFn planFn() const;
+    /// True when some linear of the model is planned with GPTQ (needs calibration data).
+    bool needsCalibration(const Model& model) const;
+
+    /// Calibration settings from the recipe; keys the recipe does not set come from `fallback`.
+    CalibOptions calibration(const CalibOptions& fallback = CalibOptions{}) const;
+    /// Sets every calibration key (what a run actually used).
+    void setCalibration(const CalibOptions& c);
+    std::optional<int> calibNsamples() const { return nsamples_; }
+    std::optional<int> calibSeqlen() const { return seqlen_; }
+    std::optional<uint64_t> calibSeed() const { return seed_; }
+
+    const LayerPlan& defaults() const { return defaults_; }
+    const std::vector<RecipeOverride>& overrides() const { return overrides_; }
+    const QString& description() const { return description_; }
+
+    /// One message per override entry that matches none of the names / none of
+    /// the model's quantizable linears, e.g. "layers[1] (regex 'foo$') matches no layer".
+    std::vector<QString> unmatchedPatterns(const std::vector<std::string>& layerNames) const;
+    std::vector<QString> unmatchedPatterns(const Model& model) const;
+
+    bool operator==(const Recipe& o) const { return toJson() == o.toJson(); }
+
+private:
+    LayerPlan defaults_;
+    std::optional<int> nsamples_, seqlen_;
+    std::optional<uint64_t> seed_;
+    std::vector<RecipeOverride> overrides_;
+    QString description_;
+};
+
+/// The built-in defaults (method gptq, int4, GPTQ options at their defaults).
+LayerPlan defaultRecipePlan();
+
+}  // namespace qs

@@ -198,7 +198,13 @@ GptqResult gptqQuantize(const MatrixRM& W, const Eigen::MatrixXd& Hin, const Qua
             if (grouped) {
                 if (!staticGroups) {
                     if (j % G == 0) {
-                        groupParams = quant.findParams(toFloatRM(Wd.middleCols(j, std::min(G, cols - j))));
+                        // Integer groups: the reference reads the group from the outer W, which
+                        // lacks this lazy block's updates (kept for bit-exactness). MX blocks take
+                        // their shared exponent from the up-to-date weights: a stale max would
+                        // saturate the updated values at the element format's max normal.
+                        const bool inBlock = fmt.isMx() && i + G <= count;
+                        groupParams = inBlock ? quant.findParams(toFloatRM(W1.middleCols(i, G)))
+                                              : quant.findParams(toFloatRM(Wd.middleCols(j, std::min(G, cols - j))));
                         params = &groupParams;
                     }
                 } else {

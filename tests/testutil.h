@@ -1,6 +1,8 @@
 #pragma once
 // Shared helpers for the Qt Test executables.
+#include <QByteArray>
 #include <QString>
+#include <QStringList>
 
 namespace qs::test {
 
@@ -11,6 +13,13 @@ QString sharedDir();
 QString fixture(const QString& rel);
 /// Reads a whole file (QFAIL-friendly: returns empty on error).
 QByteArray readAll(const QString& path);
+
+/// Runs quantscope-cli with `args`; code -1 when it crashed or timed out.
+struct CliRun {
+    int code = -1;
+    QByteArray out, err;
+};
+CliRun runCli(const QStringList& args, int timeoutMs = 900000);
 
 }  // namespace qs::test
 

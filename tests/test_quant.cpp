@@ -139,6 +139,32 @@ private Q_SLOTS:
         QVERIFY(std::isfinite(evaluatePerplexity(*r.model, ids, eo).ppl));
     }
 
+    void activationQuantizationW4A8AndW4A4() {
+        const Demo& d = demo();
+        const std::vector<int> ids = d.tokenizer->encodeForModel(d.evalText);
+        EvalOptions eo;
+        eo.seqlen = 256;
+        eo.maxWindows = 8;
+        bool actOk = true;  // QVERIFY cannot be used inside a value-returning lambda
+        auto run = [&](const char* w, const char* a) {
+            LayerPlan p;
+            p.method = QuantMethod::Rtn;
+            p.weight = *QuantFormat::parse(w);
+            p.activation = *QuantFormat::parse(a);
+            const QuantizeResult r = quantizeModel(*d.model, {}, CalibOptions{}, [p](const Linear&) { return p; });
+            for (const Linear* l : r.model->linears())
+                actOk = actOk && (p.activation.kind == FormatKind::None ? !l->actQuant
+                                                                        : (l->actQuant && *l->actQuant == p.activation));
+            actOk = actOk && !d.model->linears().front()->actQuant;  // the input model is untouched
+            return evaluatePerplexity(*r.model, ids, eo, {}, d.model.get());
+        };
+        const EvalResult w4 = run("int4-g32", "fp32"), w4a8 = run("int4-g32", "int8"), w4a4 = run("int4-g32", "mxint4");
+        QVERIFY(actOk);
+        QVERIFY2(*w4.klMean < *w4a8.klMean && *w4a8.klMean < *w4a4.klMean,
+                 qPrintable(QStringLiteral("KL W4 %1, W4A8 %2, W4A4 %3").arg(*w4.klMean).arg(*w4a8.klMean).arg(*w4a4.klMean)));
+        QVERIFY(w4a4.ppl > w4.ppl);
+    }
+
     void gptqWithoutCalibrationIsAnError() {
         QVERIFY_THROWS_EXCEPTION(Error, quantizeModel(*demo().model, {}, CalibOptions{}, uniform(QuantMethod::Gptq, "int4")));
     }

@@ -103,6 +103,19 @@ private Q_SLOTS:
         QCOMPARE(r.planFor("anything").method, QuantMethod::Gptq);
     }
 
+    void activationFormats() {
+        const Recipe r = Recipe::parse(withV1(q("'defaults': {'method': 'rtn', 'wformat': 'int4', 'aformat': 'int8'},\n"
+                                                "'layers': [{'match': '*.down_proj', 'aformat': 'mxfp8_e4m3'},\n"
+                                                "           {'match': '*.q_proj', 'aformat': 'none'}]")),
+                                       "a.json");
+        QCOMPARE(r.planFor("model.layers.0.mlp.up_proj").activation, *QuantFormat::parse("int8"));
+        QCOMPARE(r.planFor("model.layers.0.mlp.down_proj").activation, *QuantFormat::parse("mxfp8_e4m3"));
+        QCOMPARE(r.planFor("model.layers.0.self_attn.q_proj").activation.kind, FormatKind::None);
+        const Recipe back = Recipe::parse(QJsonDocument(r.toJson()).toJson(), "back.json");
+        QVERIFY(back == r);
+        QCOMPARE(r.toJson().value("defaults").toObject().value("aformat").toString(), QStringLiteral("int8"));
+    }
+
     void overridePrecedence() {
         const Recipe r = Recipe::load(fixture("mixed_gptq.json"));
         // defaults
@@ -206,8 +219,8 @@ private Q_SLOTS:
                                                  << "layers[0].static_groups: applies to method gptq only";
         QTest::newRow("none with wformat") << withV1(q("'layers': [{'match': 'a', 'method': 'none', 'wformat': 'int8'}]"))
                                            << "layers[0].wformat: method none keeps the layer unquantized";
-        QTest::newRow("aformat") << withV1(q("'defaults': {'aformat': 'mxint8'}"))
-                                 << "defaults.aformat: activation quantization is not implemented yet";
+        QTest::newRow("aformat") << withV1(q("'defaults': {'aformat': 'int8-g32'}"))
+                                 << "defaults.aformat: unknown activation format 'int8-g32'";
         QTest::newRow("bad regex") << withV1(q("'layers': [{'regex': 'self_attn\\\\.(q|k_proj$', 'wformat': 'int8'}]"))
                                    << "layers[0].regex: invalid regular expression 'self_attn\\.(q|k_proj$': missing closing parenthesis";
         QTest::newRow("both patterns") << withV1(q("'layers': [{'match': 'a', 'regex': 'a', 'wformat': 'int8'}]"))
@@ -255,7 +268,7 @@ private Q_SLOTS:
             "layers[1].act_order: applies to method gptq only, but layers[1].method is rtn",
             "layers[2].wformat: unknown format 'int9'",
             "layers[3].method: unknown method 'awq'",
-            "layers[3].aformat: activation quantization is not implemented yet",
+            "layers[3].aformat: unknown activation format 'int9'",
         };
         const QStringList lines = err.split(QLatin1Char('\n'));
         QCOMPARE(lines.size(), expected.size());

@@ -40,7 +40,7 @@ const char* kUsage =
     "            --model PATH|demo [--tokenizer PATH] --calib PATH [--nsamples 128] [--seqlen N]\n"
     "            [--seed 0] (--recipe FILE | --method rtn|gptq [--wbits 4] [--group G] [--sym] [--act-order]\n"
     "            [--static-groups] [--damp 0.01] [--wformat int|mxint8|mxint4|mxfp8_e4m3|mxfp8_e5m2|\n"
-    "            mxfp6_e3m2|mxfp6_e2m3|mxfp4]) [--eval PATH]... [--eval-seqlen N] [--max-windows N]\n"
+    "            mxfp6_e3m2|mxfp6_e2m3|mxfp4] [--aformat none|int8|mxint8|mxfp8_e4m3|...]) [--eval PATH]... [--eval-seqlen N] [--max-windows N]\n"
     "            [--compare-fp] [--save DIR] [--json]\n"
     "  demo      evaluate the built-in synthetic demo model, or write it to disk with --out DIR\n"
     "\n"
@@ -247,7 +247,7 @@ int cmdQuantize(QCommandLineParser& p) {
     Recipe recipe;
     if (p.isSet(QStringLiteral("recipe"))) {
         QStringList both;
-        for (const char* k : {"method", "wbits", "group", "sym", "act-order", "static-groups", "damp", "wformat"})
+        for (const char* k : {"method", "wbits", "group", "sym", "act-order", "static-groups", "damp", "wformat", "aformat"})
             if (p.isSet(QLatin1String(k))) both << QStringLiteral("--") + QLatin1String(k);
         if (!both.isEmpty())
             throw Error(QStringLiteral("--recipe cannot be combined with %1: the recipe says per layer what to do (edit the recipe instead)")
@@ -265,6 +265,14 @@ int cmdQuantize(QCommandLineParser& p) {
         plan.gptq.staticGroups = p.isSet(QStringLiteral("static-groups"));
         if (plan.method != QuantMethod::Gptq && (plan.gptq.actOrder || plan.gptq.staticGroups || p.isSet(QStringLiteral("damp"))))
             throw Error(QStringLiteral("--act-order, --static-groups and --damp apply to --method gptq only"));
+        if (p.isSet(QStringLiteral("aformat"))) {
+            const QString af = p.value(QStringLiteral("aformat")).toLower();
+            const auto f = QuantFormat::parse(af.toStdString());
+            if (!f || (f->kind == FormatKind::Int && f->groupSize > 0))
+                throw Error(QStringLiteral("--aformat: unknown activation format '%1'; expected none, int8 (per token), mxint8, "
+                                           "mxfp8_e4m3, mxfp8_e5m2 or another MX format").arg(af));
+            plan.activation = *f;
+        }
         recipe = Recipe::fromUniform(plan, CalibOptions{});
     }
     Loaded l = loadWithTokenizer(p.value(QStringLiteral("model")), p.value(QStringLiteral("tokenizer")), true);
@@ -331,6 +339,7 @@ int cmdQuantize(QCommandLineParser& p) {
     for (const LayerResult& r : qr.layers) layers.append(r.toJson());
     QJsonObject settings{{"method", QLatin1String(quantMethodName(method))},
                          {"wformat", QString::fromStdString(plan.weight.name())},
+                         {"aformat", QString::fromStdString(plan.activation.kind == FormatKind::None ? std::string("none") : plan.activation.name())},
                          {"act_order", plan.gptq.actOrder},
                          {"static_groups", plan.gptq.staticGroups},
                          {"damp", plan.gptq.percDamp},
@@ -434,6 +443,7 @@ int main(int argc, char** argv) {
         {QStringLiteral("static-groups"), QStringLiteral("GPTQ static groups")},
         {QStringLiteral("damp"), QStringLiteral("GPTQ dampening (fraction of mean diag H)"), QStringLiteral("F")},
         {QStringLiteral("wformat"), QStringLiteral("weight format"), QStringLiteral("F")},
+        {QStringLiteral("aformat"), QStringLiteral("activation format (dynamic, inputs of every linear)"), QStringLiteral("F")},
         {QStringLiteral("recipe"), QStringLiteral("JSON quantization recipe (per-layer plan)"), QStringLiteral("FILE")},
         {QStringLiteral("eval"), QStringLiteral("evaluation text (repeatable)"), QStringLiteral("PATH")},
         {QStringLiteral("eval-seqlen"), QStringLiteral("evaluation window length"), QStringLiteral("N")},

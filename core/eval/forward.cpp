@@ -9,6 +9,7 @@
 #include <unistd.h>
 #endif
 
+#include "quant/formats.h"
 #include "util/error.h"
 
 namespace qs {
@@ -87,6 +88,17 @@ std::shared_ptr<const Forward::BlockWeights> Forward::weights(int i) const {
 namespace {
 
 /// y = x Wᵀ (+ b). x [N, in], W [out, in], y [N, out].
+void linear(const MatrixRM& x, const MatrixRM& W, const VectorF& b, MatrixRM& y);
+
+/// The same for a model linear: its input is fake-quantized first when the
+/// linear carries an activation format (dynamic, per call).
+void linearOf(const Linear& l, const MatrixRM& x, const MatrixRM& W, const VectorF& b, MatrixRM& y) {
+    if (!l.actQuant) return linear(x, W, b, y);
+    MatrixRM xq = x;
+    fakeQuantizeActivations(xq, *l.actQuant);
+    linear(xq, W, b, y);
+}
+
 void linear(const MatrixRM& x, const MatrixRM& W, const VectorF& b, MatrixRM& y) {
     y.resize(x.rows(), W.rows());
     y.noalias() = x * W.transpose();
@@ -201,9 +213,9 @@ void Forward::block(int i, MatrixRM& h, int batch, int seqlen, const LinearInput
         hook(blk.linears[iv], x);
     }
     MatrixRM q, k, v;
-    linear(x, *bw->w[iq], bw->b[iq], q);
-    linear(x, *bw->w[ik], bw->b[ik], k);
-    linear(x, *bw->w[iv], bw->b[iv], v);
+    linearOf(blk.linears[iq], x, *bw->w[iq], bw->b[iq], q);
+    linearOf(blk.linears[ik], x, *bw->w[ik], bw->b[ik], k);
+    linearOf(blk.linears[iv], x, *bw->w[iv], bw->b[iv], v);
     if (c.arch == Arch::Llama) {
         const int half = hd / 2;
         std::vector<float> cosT(size_t(seqlen) * half), sinT(size_t(seqlen) * half);
@@ -257,7 +269,7 @@ void Forward::block(int i, MatrixRM& h, int batch, int seqlen, const LinearInput
     }
     if (hook) hook(blk.linears[io], att);
     MatrixRM y;
-    linear(att, *bw->w[io], bw->b[io], y);
+    linearOf(blk.linears[io], att, *bw->w[io], bw->b[io], y);
     h += y;
 
     // --- MLP ---
@@ -282,8 +294,8 @@ void Forward::mlp(const Block& blk, const BlockWeights& bw, const MatrixRM& h, M
             hook(blk.linears[iu], x);
         }
         MatrixRM g, u;
-        linear(x, *bw.w[ig], bw.b[ig], g);
-        linear(x, *bw.w[iu], bw.b[iu], u);
+        linearOf(blk.linears[ig], x, *bw.w[ig], bw.b[ig], g);
+        linearOf(blk.linears[iu], x, *bw.w[iu], bw.b[iu], u);
         const Activation a = c.act;
         const int64_t total = g.size();
         float* gp = g.data();
@@ -303,19 +315,19 @@ void Forward::mlp(const Block& blk, const BlockWeights& bw, const MatrixRM& h, M
             for (int64_t e = 0; e < total; ++e) gp[e] = activate(a, gp[e]) * up[e];
         }
         if (hook) hook(blk.linears[id], g);
-        linear(g, *bw.w[id], bw.b[id], y);
+        linearOf(blk.linears[id], g, *bw.w[id], bw.b[id], y);
     } else {
         const size_t i1 = idx(LinearKind::Fc1), i2 = idx(LinearKind::Fc2);
         if (hook) hook(blk.linears[i1], x);
         MatrixRM f;
-        linear(x, *bw.w[i1], bw.b[i1], f);
+        linearOf(blk.linears[i1], x, *bw.w[i1], bw.b[i1], f);
         const Activation a = c.act;
         const int64_t total = f.size();
         float* fp = f.data();
 #pragma omp parallel for schedule(static) if (total > 65536)
         for (int64_t e = 0; e < total; ++e) fp[e] = activate(a, fp[e]);
         if (hook) hook(blk.linears[i2], f);
-        linear(f, *bw.w[i2], bw.b[i2], y);
+        linearOf(blk.linears[i2], f, *bw.w[i2], bw.b[i2], y);
     }
 }
 
@@ -375,9 +387,9 @@ MatrixRM Forward::step(const int* tokens, KvCache& kv) const {
         const size_t iq = idx(LinearKind::Q), ik = idx(LinearKind::K), iv = idx(LinearKind::V), io = idx(LinearKind::O);
         MatrixRM x, q, k, v;
         normRows(c, h, bw->attnNormW, bw->attnNormB, x);
-        linear(x, *bw->w[iq], bw->b[iq], q);
-        linear(x, *bw->w[ik], bw->b[ik], k);
-        linear(x, *bw->w[iv], bw->b[iv], v);
+        linearOf(blk.linears[iq], x, *bw->w[iq], bw->b[iq], q);
+        linearOf(blk.linears[ik], x, *bw->w[ik], bw->b[ik], k);
+        linearOf(blk.linears[iv], x, *bw->w[iv], bw->b[iv], v);
         if (c.arch == Arch::Llama) {
             // every row is at position `pos`: a one-row table with seqlen 1
             applyRope(q, nH, hd, 1, cosT, sinT);
@@ -406,7 +418,7 @@ MatrixRM Forward::step(const int* tokens, KvCache& kv) const {
                 att.row(b).segment(int64_t(hh) * hd, hd) = o.transpose();
             }
         MatrixRM y;
-        linear(att, *bw->w[io], bw->b[io], y);
+        linearOf(blk.linears[io], att, *bw->w[io], bw->b[io], y);
         h += y;
         mlp(blk, *bw, h, y, {});
         h += y;

@@ -25,6 +25,8 @@
 
 namespace qs {
 
+struct QuantFormat;  // quant/formats.h
+
 using MatrixRM = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 using VectorF = Eigen::VectorXf;
 
@@ -67,6 +69,9 @@ struct Linear {
     WeightSource weight;
     std::optional<WeightSource> bias;
     std::shared_ptr<const MatrixRM> override;  // replaces the stored weight when set
+    /// Dynamic activation quantization of this linear's input during the forward
+    /// pass (W×A× experiments); null = float inputs.
+    std::shared_ptr<const QuantFormat> actQuant;
 
     MatrixRM weightMatrix() const { return override ? *override : weight.matrix(); }
     int64_t params() const { return outFeatures * inFeatures; }

@@ -27,6 +27,8 @@ QJsonObject LayerResult::toJson() const {
                        {QStringLiteral("block"), block},
                        {QStringLiteral("method"), QLatin1String(quantMethodName(method))},
                        {QStringLiteral("format"), QString::fromStdString(format.name())},
+                       {QStringLiteral("aformat"), activation.kind == FormatKind::None ? QStringLiteral("none")
+                                                                                        : QString::fromStdString(activation.name())},
                        {QStringLiteral("params"), qint64(params)},
                        {QStringLiteral("bits_per_weight"), bitsPerWeight},
                        {QStringLiteral("rel_output_error"), num(relOutputError)},
@@ -54,6 +56,11 @@ LinearKind hessianOwner(LinearKind k) {
 }
 
 bool planned(const LayerPlan& p) { return p.method != QuantMethod::None && p.weight.kind != FormatKind::None; }
+
+/// Installs the plan's activation format on the layer (null for float inputs).
+void setActivation(Linear& l, const LayerPlan& p) {
+    l.actQuant = p.activation.kind == FormatKind::None ? nullptr : std::make_shared<const QuantFormat>(p.activation);
+}
 
 }  // namespace
 
@@ -83,6 +90,7 @@ QuantizeResult quantizeModel(const Model& model, const std::vector<int>& calibTo
         r.block = blockIndex;
         r.method = p.method;
         r.format = p.weight;
+        r.activation = p.activation;
         r.params = l.params();
         r.bitsPerWeight = p.weight.bitsPerWeight(l.inFeatures);
         const MatrixRM W = l.weightMatrix();
@@ -116,6 +124,7 @@ QuantizeResult quantizeModel(const Model& model, const std::vector<int>& calibTo
             for (Linear& l : q.blocks[size_t(bi)].linears) {
                 const LayerPlan p = plan(l);
                 if (planned(p)) quantizeLinear(l, bi, p, nullptr);
+                setActivation(l, p);
             }
             ctx.report(double(bi + 1) / nBlocks, "block " + std::to_string(bi + 1) + "/" + std::to_string(nBlocks));
         }
@@ -154,8 +163,8 @@ QuantizeResult quantizeModel(const Model& model, const std::vector<int>& calibTo
                 });
                 res.calibrationSeconds += since(tc);
                 for (auto& [l, p] : todo) {
-                    if (!planned(p)) continue;
-                    quantizeLinear(*l, bi, p, &acc.at(hessianOwner(l->kind)).hessian());
+                    if (planned(p)) quantizeLinear(*l, bi, p, &acc.at(hessianOwner(l->kind)).hessian());
+                    setActivation(*l, p);  // later groups and blocks see quantized activations
                 }
             }
             // outputs of the quantized block feed the next one

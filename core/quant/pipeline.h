@@ -35,6 +35,10 @@ struct LayerPlan {
     QuantMethod method = QuantMethod::Rtn;
     QuantFormat weight;
     GptqOptions gptq;
+    /// Dynamic quantization of the layer's input during evaluation (W×A×):
+    /// kind None = float inputs; Int = per-token symmetric `bits`; MX kinds = blocks
+    /// of 32 along the reduction dimension.
+    QuantFormat activation{FormatKind::None, 0, false, 0};
 };
 using PlanFn = std::function<LayerPlan(const Linear&)>;
 
@@ -43,6 +47,7 @@ struct LayerResult {
     int block = 0;
     QuantMethod method = QuantMethod::None;
     QuantFormat format;
+    QuantFormat activation{FormatKind::None, 0, false, 0};
     int64_t params = 0;
     double bitsPerWeight = 32;
     /// tr(ΔW H ΔWᵀ) / tr(W H Wᵀ): relative output error on the calibration inputs

@@ -139,11 +139,15 @@ RecipeSettings readSettings(const QJsonObject& o, const QString& path, bool isDe
         else s.damp = v.toDouble();
     }
     if (auto b = readInt(o, QStringLiteral("block_size"), path, 1, 1 << 20, ctx)) s.blockSize = int(*b);
-    if (auto a = readString(o, QStringLiteral("aformat"), path, ctx, QStringLiteral("\"none\""))) {
-        if (*a == QLatin1String("none")) s.aformat = *a;
-        else
+    if (auto a = readString(o, QStringLiteral("aformat"), path, ctx, QStringLiteral("a format name"))) {
+        const auto f = QuantFormat::parse(a->toStdString());
+        if (!f || (f->kind == FormatKind::Int && f->groupSize > 0))
             ctx.add(join(path, QStringLiteral("aformat")),
-                    QStringLiteral("activation quantization is not implemented yet; only \"none\" is accepted, found '%1'").arg(*a));
+                    QStringLiteral("unknown activation format '%1'; expected none, int8 (per token; int<B> for 2..8 bits, "
+                                   "no groups), mxint8, mxint4, mxfp8_e4m3, mxfp8_e5m2, mxfp6_e3m2, mxfp6_e2m3 or mxfp4")
+                        .arg(*a));
+        else
+            s.aformat = *f;
     }
     // Cross-key rules within this one object. For defaults the method is the
     // built-in gptq when absent; an override without "method" inherits, so only
@@ -169,6 +173,7 @@ void apply(LayerPlan& p, const RecipeSettings& s) {
     if (s.staticGroups) p.gptq.staticGroups = *s.staticGroups;
     if (s.damp) p.gptq.percDamp = *s.damp;
     if (s.blockSize) p.gptq.blockSize = *s.blockSize;
+    if (s.aformat) p.activation = *s.aformat;
 }
 
 /// Glob -> anchored regular expression: '*' any run (dots included), '?' one character.
@@ -190,7 +195,7 @@ QJsonObject settingsJson(const RecipeSettings& s) {
     if (s.staticGroups) o.insert(QStringLiteral("static_groups"), *s.staticGroups);
     if (s.damp) o.insert(QStringLiteral("damp"), *s.damp);
     if (s.blockSize) o.insert(QStringLiteral("block_size"), *s.blockSize);
-    if (s.aformat) o.insert(QStringLiteral("aformat"), *s.aformat);
+    if (s.aformat) o.insert(QStringLiteral("aformat"), QString::fromStdString(s.aformat->kind == FormatKind::None ? std::string("none") : s.aformat->name()));
     return o;
 }
 
@@ -344,7 +349,8 @@ Recipe Recipe::fromUniform(const LayerPlan& plan, const CalibOptions& calib) {
 QJsonObject Recipe::toJson() const {
     QJsonObject d{{QStringLiteral("method"), QLatin1String(quantMethodName(defaults_.method))},
                   {QStringLiteral("wformat"), QString::fromStdString(defaults_.weight.name())},
-                  {QStringLiteral("aformat"), QStringLiteral("none")}};
+                  {QStringLiteral("aformat"), QString::fromStdString(defaults_.activation.kind == FormatKind::None
+                                                                          ? std::string("none") : defaults_.activation.name())}};
     if (defaults_.method == QuantMethod::Gptq) {
         d.insert(QStringLiteral("act_order"), defaults_.gptq.actOrder);
         d.insert(QStringLiteral("static_groups"), defaults_.gptq.staticGroups);

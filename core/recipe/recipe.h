@@ -25,8 +25,9 @@
 //   regular expression searched anywhere in the name; anchor with ^/$).
 // * act_order / static_groups / damp / block_size apply to method gptq only: an
 //   object that sets them together with another method is an error; an override
-//   with method none may not set wformat either. "aformat" accepts only "none"
-//   (activation quantization is not implemented yet).
+//   with method none may not set wformat either. "aformat" is the dynamic
+//   activation format of the layer's input: "none", "int8" (per token; int<B>
+//   for other widths, no groups) or an MX format ("mxint8", "mxfp8_e4m3", ...).
 // * calibration: the defaults of a run; command-line flags override them.
 //
 // Reading validates everything and reports every problem at once with its JSON
@@ -57,7 +58,7 @@ struct RecipeSettings {
     std::optional<bool> staticGroups;
     std::optional<double> damp;
     std::optional<int> blockSize;
-    std::optional<QString> aformat;  // "none" only, for now
+    std::optional<QuantFormat> aformat;  // kind None = float inputs
     bool empty() const;
     bool operator==(const RecipeSettings&) const = default;
 };

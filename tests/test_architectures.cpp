@@ -23,6 +23,7 @@
 #include "model/hf_loader.h"
 #include "model/save.h"
 #include "quant/formats.h"
+#include "quant/transforms.h"
 #include "testutil.h"
 #include "util/error.h"
 #include "util/rng.h"
@@ -352,6 +353,50 @@ private Q_SLOTS:
         QVERIFY((orig - got).cwiseAbs().maxCoeff() > 1e-4f);
         for (const auto& b : back->blocks)
             for (const auto& l : b.linears) QVERIFY(!l.override);
+    }
+
+    /// SmoothQuant/AWQ fold per-channel scales into the producer of each input
+    /// (norm weight and bias, v rows, up rows, fc1 rows and bias); the model must
+    /// compute the same function, and saving writes the folded tensors (fused
+    /// GPT-2 c_attn slices, OPT LayerNorm biases) so they load back to the same logits.
+    void foldedScalesKeepTheFunction_data() { goldenLogits_data(); }
+    void foldedScalesKeepTheFunction() {
+        QFETCH(QString, path);
+        const Fixture fx = loadFixture(path);
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        writeCheckpoint(dir.path(), fx);
+        auto model = qs::loadModel(dir.path());
+        qs::Model q = *model;
+        qs::SplitMix64 rng(42);
+        int folded = 0;
+        for (auto& b : q.blocks)
+            for (qs::InputGroup& g : qs::inputGroups(b, q.config)) {
+                if (!g.foldable()) continue;
+                Eigen::VectorXd s(g.members.front()->inFeatures);
+                for (Eigen::Index j = 0; j < s.size(); ++j) s[j] = std::exp2(2.0 * double(rng.uniformSym()));  // [1/4, 4]
+                qs::foldInputScales(g, s);
+                ++folded;
+            }
+        // {q,k,v} and the MLP input always fold; o/down/fc2 depending on the architecture
+        QVERIFY(folded >= 2 * int(q.blocks.size()));
+        const qs::MatrixRM orig = qs::Forward(*model).run(fx.tokens, fx.batch, fx.seqlen);
+        const qs::MatrixRM got = qs::Forward(q).run(fx.tokens, fx.batch, fx.seqlen);
+        const float scale = std::max(1.0f, orig.cwiseAbs().maxCoeff());
+        const float diff = (orig - got).cwiseAbs().maxCoeff();
+        QVERIFY2(diff < 2e-4f * scale, qPrintable(QStringLiteral("%1: folding changed the logits by %2 (max |logit| %3)")
+                                                      .arg(fx.caseName).arg(diff).arg(scale)));
+        // the weights really changed
+        const auto& l0 = q.blocks[0].linears[0];
+        QVERIFY(l0.override && (*l0.override - l0.weight.matrix()).cwiseAbs().maxCoeff() > 1e-3f);
+        QVERIFY(q.blocks[0].attnNorm.weightOverride);
+        const QString out = dir.filePath(QStringLiteral("folded"));
+        qs::saveHfModel(q, out);
+        auto back = qs::loadModel(out);
+        const qs::MatrixRM again = qs::Forward(*back).run(fx.tokens, fx.batch, fx.seqlen);
+        QVERIFY2((again - got).cwiseAbs().maxCoeff() < 1e-5f,
+                 qPrintable(QStringLiteral("%1: the saved folded model differs by %2").arg(fx.caseName).arg((again - got).cwiseAbs().maxCoeff())));
+        QVERIFY((back->blocks[0].attnNorm.weight.vector() - *q.blocks[0].attnNorm.weightOverride).cwiseAbs().maxCoeff() == 0.0f);
     }
 
     /// Sharded checkpoint: two files + model.safetensors.index.json with a weight_map.

@@ -67,7 +67,9 @@ class TestQuantReference : public QObject {
     std::map<QString, int> binIdentical_;  // GPTQ format -> layers of the .bin run bit-identical to the reference
 
     QuantizeResult run(const Model& m, const QString& method, const QString& format) {
-        const LayerPlan p{methodOf(method), *QuantFormat::parse(format.toStdString()), GptqOptions{}};
+        LayerPlan p;
+        p.method = methodOf(method);
+        p.weight = *QuantFormat::parse(format.toStdString());
         return quantizeModel(m, calibTokens_, calib_, [p](const Linear&) { return p; });
     }
 

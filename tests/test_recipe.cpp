@@ -10,6 +10,7 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include "model/demo.h"
 #include "recipe/recipe.h"
 #include "testutil.h"
 #include "util/error.h"
@@ -209,14 +210,27 @@ private Q_SLOTS:
         QTest::newRow("layers type") << withV1(q("'layers': {'match': 'a'}")) << "layers: expected an array of override objects, found an object";
         QTest::newRow("entry type") << withV1(q("'layers': ['a']")) << "layers[0]: expected an object with \"match\" or \"regex\", found \"a\"";
         QTest::newRow("defaults type") << withV1(q("'defaults': []")) << "defaults: expected an object, found an array";
-        QTest::newRow("method") << withV1(q("'layers': [{'match': 'a', 'method': 'awq'}]"))
-                                << "layers[0].method: unknown method 'awq'; expected none, rtn or gptq";
+        QTest::newRow("method") << withV1(q("'layers': [{'match': 'a', 'method': 'awk'}]"))
+                                << "layers[0].method: unknown method step 'awk' in 'awk'; expected steps joined by '+' in the order smoothquant, awq";
+        QTest::newRow("method order") << withV1(q("'defaults': {'method': 'gptq+awq'}"))
+                                      << "defaults.method: method 'gptq+awq': 'awq' is repeated or out of order";
+        QTest::newRow("two roundings") << withV1(q("'defaults': {'method': 'rtn+gptq'}"))
+                                       << "defaults.method: method 'rtn+gptq': 'gptq' is repeated or out of order";
         QTest::newRow("rtn with act_order") << withV1(q("'layers': [{'match': 'a', 'method': 'rtn', 'act_order': true}]"))
-                                            << "layers[0].act_order: applies to method gptq only, but layers[0].method is rtn";
+                                            << "layers[0].act_order: applies to methods with gptq only, but layers[0].method is rtn";
         QTest::newRow("rtn defaults with damp") << withV1(q("'defaults': {'method': 'rtn', 'damp': 0.1}"))
-                                                << "defaults.damp: applies to method gptq only, but defaults.method is rtn";
+                                                << "defaults.damp: applies to methods with gptq only, but defaults.method is rtn";
         QTest::newRow("none with static_groups") << withV1(q("'layers': [{'match': 'a', 'method': 'none', 'static_groups': true}]"))
-                                                 << "layers[0].static_groups: applies to method gptq only";
+                                                 << "layers[0].static_groups: applies to methods with gptq only";
+        QTest::newRow("alpha without smoothquant") << withV1(q("'defaults': {'smoothquant_alpha': 0.8}"))
+                                                   << "defaults.smoothquant_alpha: applies to methods with smoothquant only, but defaults.method is gptq";
+        QTest::newRow("alpha range") << withV1(q("'defaults': {'method': 'smoothquant+gptq', 'smoothquant_alpha': 1.5}"))
+                                     << "defaults.smoothquant_alpha: expected a number in [0, 1], found 1.5";
+        QTest::newRow("awq option without awq") << withV1(q("'layers': [{'match': 'a', 'method': 'smoothquant+gptq', 'awq_grid': 10}]"))
+                                                << "layers[0].awq_grid: applies to methods with awq only, but layers[0].method is smoothquant+gptq";
+        QTest::newRow("awq grid") << withV1(q("'defaults': {'method': 'awq', 'awq_grid': 0}")) << "defaults.awq_grid: expected an integer in [1, 1000], found 0";
+        QTest::newRow("awq shrink") << withV1(q("'defaults': {'method': 'awq', 'awq_max_shrink': 1}"))
+                                    << "defaults.awq_max_shrink: expected a number in (0, 1), found 1";
         QTest::newRow("none with wformat") << withV1(q("'layers': [{'match': 'a', 'method': 'none', 'wformat': 'int8'}]"))
                                            << "layers[0].wformat: method none keeps the layer unquantized";
         QTest::newRow("aformat") << withV1(q("'defaults': {'aformat': 'int8-g32'}"))
@@ -265,9 +279,9 @@ private Q_SLOTS:
             "layers[0].wfromat: unknown key \"wfromat\"",
             "layers[0]: sets nothing",
             "layers[1].regex: invalid regular expression",
-            "layers[1].act_order: applies to method gptq only, but layers[1].method is rtn",
+            "layers[1].act_order: applies to methods with gptq only, but layers[1].method is rtn",
             "layers[2].wformat: unknown format 'int9'",
-            "layers[3].method: unknown method 'awq'",
+            "layers[3].method: unknown method step 'awk'",
             "layers[3].aformat: unknown activation format 'int9'",
         };
         const QStringList lines = err.split(QLatin1Char('\n'));
@@ -306,6 +320,58 @@ private Q_SLOTS:
         QCOMPARE(j["quantscope_recipe"].toInt(), 1);
         // a different recipe compares unequal
         QVERIFY(!(c == Recipe::load(fixture("rtn_mixed.json"))));
+    }
+
+    /// Transform steps and their options: per-layer, canonical, round-tripping.
+    void transformStepsAndOptions() {
+        const Recipe r = Recipe::parse(withV1(q(
+            "'defaults': {'method': 'SmoothQuant+AWQ+GPTQ', 'wformat': 'int3-g32', 'smoothquant_alpha': 0.8, 'awq_grid': 10,\n"
+            "             'awq_clip': false, 'act_order': true},\n"
+            "'layers': [{'match': '*.down_proj', 'method': 'awq', 'awq_max_shrink': 0.25, 'awq_tokens': 1024},\n"
+            "           {'match': '*.o_proj', 'method': 'smoothquant+none', 'aformat': 'int8'},\n"
+            "           {'match': '*.up_proj', 'awq_grid': 5}]")));
+        const LayerPlan d = r.planFor("model.layers.0.self_attn.q_proj");
+        QCOMPARE(d.method, QuantMethod::Gptq);
+        QVERIFY(d.smoothQuant && d.awq);
+        QCOMPARE(d.smooth.alpha, 0.8);
+        QCOMPARE(d.awqOpt.grid, 10);
+        QCOMPARE(d.awqOpt.clip, false);
+        QCOMPARE(planMethodName(d), std::string("smoothquant+awq+gptq"));
+        const LayerPlan down = r.planFor("model.layers.0.mlp.down_proj");
+        QCOMPARE(down.method, QuantMethod::Rtn);
+        QVERIFY(!down.smoothQuant && down.awq);
+        QCOMPARE(down.awqOpt.maxShrink, 0.25);
+        QCOMPARE(down.awqOpt.tokens, 1024);
+        QCOMPARE(planMethodName(down), std::string("awq"));
+        const LayerPlan o = r.planFor("model.layers.0.self_attn.o_proj");
+        QCOMPARE(o.method, QuantMethod::None);
+        QVERIFY(o.smoothQuant && !o.awq);
+        QCOMPARE(planMethodName(o), std::string("smoothquant+none"));
+        QCOMPARE(r.planFor("model.layers.0.mlp.up_proj").awqOpt.grid, 5);  // inherits the method, overrides one option
+        const QJsonObject j = r.toJson();
+        QCOMPARE(j["defaults"].toObject()["method"].toString(), QStringLiteral("smoothquant+awq+gptq"));
+        QCOMPARE(j["defaults"].toObject()["awq_tokens"].toInt(), 8192);
+        QCOMPARE(j["layers"].toArray()[1].toObject()["method"].toString(), QStringLiteral("smoothquant+none"));
+        const Recipe back = Recipe::parse(r.toJsonBytes());
+        QVERIFY(back == r);
+        const LayerPlan b = back.planFor("model.layers.0.mlp.down_proj");
+        QCOMPARE(b.awqOpt.maxShrink, 0.25);
+        QVERIFY(b.awq && !b.smoothQuant);
+        // calibration is needed as soon as a transform is planned, even with RTN rounding
+        LayerPlan p;
+        p.method = QuantMethod::Rtn;
+        p.weight = *QuantFormat::parse("int4");
+        p.awq = true;
+        LayerPlan none = p;
+        QCOMPARE(parseMethodInto("none", none), std::string());
+        QVERIFY(!none.awq && none.method == QuantMethod::None);
+        DemoOptions small;
+        small.sampleWindows = 1;
+        small.sampleSeqlen = 8;
+        const Demo dm = makeDemo(small);
+        QVERIFY(Recipe::fromUniform(p, CalibOptions{}).needsCalibration(*dm.model));
+        p.awq = false;
+        QVERIFY(!Recipe::fromUniform(p, CalibOptions{}).needsCalibration(*dm.model));
     }
 
     void fromUniformMatchesTheFlags() {

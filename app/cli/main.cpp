@@ -36,12 +36,15 @@ const char* kUsage =
     "            [--max-windows N] [--batch N] [--reference PATH] [--threads N] [--json]\n"
     "  info      the model's configuration and quantizable linears  --model PATH|demo [--json]\n"
     "  tokenize  token ids of a text  --model PATH|demo [--tokenizer PATH] (--data PATH | --text STR) [--json]\n"
-    "  quantize  quantize a model (RTN or GPTQ, integer or MX formats), then evaluate it\n"
+    "  quantize  quantize a model (SmoothQuant, AWQ, RTN, GPTQ; integer or MX formats), then evaluate it\n"
     "            --model PATH|demo [--tokenizer PATH] --calib PATH [--nsamples 128] [--seqlen N]\n"
-    "            [--seed 0] (--recipe FILE | --method rtn|gptq [--wbits 4] [--group G] [--sym] [--act-order]\n"
+    "            [--seed 0] (--recipe FILE | --method M [--wbits 4] [--group G] [--sym] [--act-order]\n"
     "            [--static-groups] [--damp 0.01] [--wformat int|mxint8|mxint4|mxfp8_e4m3|mxfp8_e5m2|\n"
     "            mxfp6_e3m2|mxfp6_e2m3|mxfp4] [--aformat none|int8|mxint8|mxfp8_e4m3|...]) [--eval PATH]... [--eval-seqlen N] [--max-windows N]\n"
+    "            [--smoothquant-alpha 0.5] [--awq-grid 20] [--awq-no-clip] [--awq-tokens 8192]\n"
     "            [--compare-fp] [--save DIR] [--json]\n"
+    "            M: steps joined by '+' in the order smoothquant, awq, then rtn|gptq|none (default rtn),\n"
+    "            e.g. rtn, gptq, awq, awq+gptq, smoothquant+gptq, smoothquant+awq+gptq, smoothquant+none\n"
     "  demo      evaluate the built-in synthetic demo model, or write it to disk with --out DIR\n"
     "\n"
     "--model accepts a Hugging Face directory (config.json + model.safetensors or a\n"
@@ -247,7 +250,8 @@ int cmdQuantize(QCommandLineParser& p) {
     Recipe recipe;
     if (p.isSet(QStringLiteral("recipe"))) {
         QStringList both;
-        for (const char* k : {"method", "wbits", "group", "sym", "act-order", "static-groups", "damp", "wformat", "aformat"})
+        for (const char* k : {"method", "wbits", "group", "sym", "act-order", "static-groups", "damp", "wformat", "aformat",
+                              "smoothquant-alpha", "awq-grid", "awq-no-clip", "awq-tokens"})
             if (p.isSet(QLatin1String(k))) both << QStringLiteral("--") + QLatin1String(k);
         if (!both.isEmpty())
             throw Error(QStringLiteral("--recipe cannot be combined with %1: the recipe says per layer what to do (edit the recipe instead)")
@@ -256,15 +260,24 @@ int cmdQuantize(QCommandLineParser& p) {
     } else {
         const QString methodName = p.value(QStringLiteral("method"));
         LayerPlan plan;
-        if (methodName == QLatin1String("rtn")) plan.method = QuantMethod::Rtn;
-        else if (methodName == QLatin1String("gptq")) plan.method = QuantMethod::Gptq;
-        else throw Error(QStringLiteral("--method: expected rtn or gptq (or --recipe FILE), found '%1'").arg(methodName.isEmpty() ? QStringLiteral("(none)") : methodName));
+        if (methodName.isEmpty())
+            throw Error(QStringLiteral("--method is required (or --recipe FILE): %1").arg(QLatin1String(kMethodHelp)));
+        if (const std::string err = parseMethodInto(methodName.toStdString(), plan); !err.empty())
+            throw Error(QStringLiteral("--method: ") + QString::fromStdString(err));
+        if (!plan.smoothQuant && p.isSet(QStringLiteral("smoothquant-alpha")))
+            throw Error(QStringLiteral("--smoothquant-alpha applies to methods with smoothquant (e.g. --method smoothquant+gptq)"));
+        plan.smooth.alpha = doubleOption(p, "smoothquant-alpha", 0.5, 0.0, 1.0);
+        if (!plan.awq && (p.isSet(QStringLiteral("awq-grid")) || p.isSet(QStringLiteral("awq-no-clip")) || p.isSet(QStringLiteral("awq-tokens"))))
+            throw Error(QStringLiteral("--awq-grid, --awq-no-clip and --awq-tokens apply to methods with awq (e.g. --method awq+gptq)"));
+        plan.awqOpt.grid = intOption(p, "awq-grid", 20, 1);
+        plan.awqOpt.clip = !p.isSet(QStringLiteral("awq-no-clip"));
+        plan.awqOpt.tokens = intOption(p, "awq-tokens", 8192, 1);
         plan.weight = weightFormatFromOptions(p);
         plan.gptq.percDamp = doubleOption(p, "damp", 0.01, 0.0, 1.0);
         plan.gptq.actOrder = p.isSet(QStringLiteral("act-order"));
         plan.gptq.staticGroups = p.isSet(QStringLiteral("static-groups"));
         if (plan.method != QuantMethod::Gptq && (plan.gptq.actOrder || plan.gptq.staticGroups || p.isSet(QStringLiteral("damp"))))
-            throw Error(QStringLiteral("--act-order, --static-groups and --damp apply to --method gptq only"));
+            throw Error(QStringLiteral("--act-order, --static-groups and --damp apply to methods that round with gptq only"));
         if (p.isSet(QStringLiteral("aformat"))) {
             const QString af = p.value(QStringLiteral("aformat")).toLower();
             const auto f = QuantFormat::parse(af.toStdString());
@@ -282,7 +295,6 @@ int cmdQuantize(QCommandLineParser& p) {
                          l.model->path.toStdString().c_str());
     }
     const LayerPlan plan = recipe.defaults();
-    const QuantMethod method = plan.method;
 
     // The recipe's calibration settings are defaults; explicit flags win. The
     // output records the values actually used.
@@ -301,8 +313,8 @@ int cmdQuantize(QCommandLineParser& p) {
         calibTokens = sampleCalibration(all, calib);
     } else if (recipe.needsCalibration(*l.model)) {
         throw Error(p.isSet(QStringLiteral("recipe"))
-                        ? QStringLiteral("--calib is required: the recipe plans GPTQ for some layers (a .jsonl or text file)")
-                        : QStringLiteral("--calib is required for --method gptq (a .jsonl or text file)"));
+                        ? QStringLiteral("--calib is required: the recipe plans GPTQ, AWQ or SmoothQuant for some layers (a .jsonl or text file)")
+                        : QStringLiteral("--calib is required for --method %1 (a .jsonl or text file)").arg(QString::fromStdString(planMethodName(recipe.defaults()))));
     }
     const QStringList evalPaths = p.values(QStringLiteral("eval"));
     std::vector<std::string> evalTexts;  // read before the long run so a bad path fails fast
@@ -337,7 +349,7 @@ int cmdQuantize(QCommandLineParser& p) {
 
     QJsonArray layers;
     for (const LayerResult& r : qr.layers) layers.append(r.toJson());
-    QJsonObject settings{{"method", QLatin1String(quantMethodName(method))},
+    QJsonObject settings{{"method", QString::fromStdString(planMethodName(plan))},
                          {"wformat", QString::fromStdString(plan.weight.name())},
                          {"aformat", QString::fromStdString(plan.activation.kind == FormatKind::None ? std::string("none") : plan.activation.name())},
                          {"act_order", plan.gptq.actOrder},
@@ -356,6 +368,7 @@ int cmdQuantize(QCommandLineParser& p) {
                     {"layers", layers},
                     {"eval", evals},
                     {"timings", QJsonObject{{"calibration_seconds", qr.calibrationSeconds},
+                                            {"transform_seconds", qr.transformSeconds},
                                             {"quantize_seconds", qr.quantizeSeconds},
                                             {"eval_seconds", evalSeconds},
                                             {"total_seconds", std::chrono::duration<double>(Clock::now() - t0).count()}}},
@@ -378,7 +391,7 @@ int cmdQuantize(QCommandLineParser& p) {
                     qr.quantizeSeconds);
     } else {
         std::printf("%s %s: %lld weights at %.3f average bits (incl. scales), calibration %.1f s, quantization %.1f s\n",
-                    quantMethodName(method), plan.weight.name().c_str(), (long long)qr.quantizedParams, qr.avgBits,
+                    planMethodName(plan).c_str(), plan.weight.name().c_str(), (long long)qr.quantizedParams, qr.avgBits,
                     qr.calibrationSeconds, qr.quantizeSeconds);
     }
     return 0;
@@ -435,7 +448,11 @@ int main(int argc, char** argv) {
         {QStringLiteral("calib"), QStringLiteral("calibration text or .jsonl"), QStringLiteral("PATH")},
         {QStringLiteral("nsamples"), QStringLiteral("calibration windows"), QStringLiteral("N")},
         {QStringLiteral("seed"), QStringLiteral("calibration sampling seed"), QStringLiteral("S")},
-        {QStringLiteral("method"), QStringLiteral("rtn or gptq"), QStringLiteral("M")},
+        {QStringLiteral("method"), QStringLiteral("rtn, gptq, awq, smoothquant+gptq, ... (steps joined by '+')"), QStringLiteral("M")},
+        {QStringLiteral("smoothquant-alpha"), QStringLiteral("SmoothQuant migration strength in [0, 1] (default 0.5)"), QStringLiteral("A")},
+        {QStringLiteral("awq-grid"), QStringLiteral("AWQ scale grid points (default 20)"), QStringLiteral("N")},
+        {QStringLiteral("awq-no-clip"), QStringLiteral("AWQ without the clipping search")},
+        {QStringLiteral("awq-tokens"), QStringLiteral("calibration tokens the AWQ searches use (default 8192)"), QStringLiteral("N")},
         {QStringLiteral("wbits"), QStringLiteral("integer weight bits"), QStringLiteral("B")},
         {QStringLiteral("group"), QStringLiteral("integer group size (columns)"), QStringLiteral("G")},
         {QStringLiteral("sym"), QStringLiteral("symmetric integer grid")},

@@ -20,7 +20,7 @@ namespace qs {
 struct Forward::BlockWeights {
     std::vector<std::shared_ptr<const MatrixRM>> w;     // per block.linears[i]
     std::vector<VectorF> b;                              // empty vector = no bias
-    std::vector<const MatrixRM*> overrideKeys;           // which overrides were used
+    std::vector<const void*> overrideKeys;               // Block::overrideKeys() when converted
     VectorF attnNormW, attnNormB, mlpNormW, mlpNormB;
 };
 
@@ -56,9 +56,7 @@ std::shared_ptr<const Forward::BlockWeights> Forward::weights(int i) const {
         std::lock_guard<std::mutex> lock(mu_);
         auto& c = cache_[size_t(i)];
         bool stale = !c;
-        if (c)
-            for (size_t j = 0; j < blk.linears.size(); ++j)
-                if (c->overrideKeys[j] != blk.linears[j].override.get()) stale = true;
+        if (c && c->overrideKeys != blk.overrideKeys()) stale = true;
         if (!stale) return c;
     }
     auto bw = std::make_shared<BlockWeights>();
@@ -70,13 +68,13 @@ std::shared_ptr<const Forward::BlockWeights> Forward::weights(int i) const {
             bw->w.push_back(std::make_shared<const MatrixRM>(l.weight.matrix()));
             if (!cacheAll_) l.weight.releasePages();  // keep only one block resident
         }
-        bw->overrideKeys.push_back(l.override.get());
-        bw->b.push_back(l.bias ? l.bias->vector() : VectorF());
+        bw->b.push_back(l.biasVector());
     }
-    bw->attnNormW = blk.attnNorm.weight.vector();
-    if (blk.attnNorm.bias) bw->attnNormB = blk.attnNorm.bias->vector();
-    bw->mlpNormW = blk.mlpNorm.weight.vector();
-    if (blk.mlpNorm.bias) bw->mlpNormB = blk.mlpNorm.bias->vector();
+    bw->attnNormW = blk.attnNorm.weightVector();
+    bw->attnNormB = blk.attnNorm.biasVector();
+    bw->mlpNormW = blk.mlpNorm.weightVector();
+    bw->mlpNormB = blk.mlpNorm.biasVector();
+    bw->overrideKeys = blk.overrideKeys();
     if (cacheAll_) {
         std::lock_guard<std::mutex> lock(mu_);
         cache_[size_t(i)] = bw;

@@ -101,6 +101,16 @@ VectorF WeightSource::vector() const {
     return v;
 }
 
+std::vector<const void*> Block::overrideKeys() const {
+    std::vector<const void*> k{attnNorm.weightOverride.get(), attnNorm.biasOverride.get(), mlpNorm.weightOverride.get(),
+                               mlpNorm.biasOverride.get()};
+    for (const Linear& l : linears) {
+        k.push_back(l.override.get());
+        k.push_back(l.biasOverride.get());
+    }
+    return k;
+}
+
 Linear* Block::find(LinearKind k) {
     for (auto& l : linears)
         if (l.kind == k) return &l;

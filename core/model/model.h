@@ -69,20 +69,31 @@ struct Linear {
     WeightSource weight;
     std::optional<WeightSource> bias;
     std::shared_ptr<const MatrixRM> override;  // replaces the stored weight when set
+    std::shared_ptr<const VectorF> biasOverride;  // replaces the stored bias (only when `bias` exists)
     /// Dynamic activation quantization of this linear's input during the forward
     /// pass (W×A× experiments); null = float inputs.
     std::shared_ptr<const QuantFormat> actQuant;
 
     MatrixRM weightMatrix() const { return override ? *override : weight.matrix(); }
+    /// Empty when the linear has no bias.
+    VectorF biasVector() const { return biasOverride ? *biasOverride : (bias ? bias->vector() : VectorF()); }
     int64_t params() const { return outFeatures * inFeatures; }
 };
 
 struct Norm {
     WeightSource weight;
     std::optional<WeightSource> bias;  // LayerNorm only
+    /// Replacements (e.g. SmoothQuant folding its scales into the norm).
+    std::shared_ptr<const VectorF> weightOverride, biasOverride;
+    VectorF weightVector() const { return weightOverride ? *weightOverride : weight.vector(); }
+    /// Empty when the norm has no bias.
+    VectorF biasVector() const { return biasOverride ? *biasOverride : (bias ? bias->vector() : VectorF()); }
 };
 
 struct Block {
+    /// Identity of every override in the block (weights, biases, norms): a cached
+    /// float copy of the block is stale when this changes.
+    std::vector<const void*> overrideKeys() const;
     int index = 0;
     std::string prefix;           // e.g. "model.layers.3"
     Norm attnNorm, mlpNorm;

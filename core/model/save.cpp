@@ -32,6 +32,11 @@ void scatter(const WeightSource& w, const MatrixRM& m, std::vector<float>& stora
     }
 }
 
+/// The same for a 1-D parameter (a bias or norm weight, possibly a slice of a fused tensor).
+void scatterVector(const WeightSource& w, const VectorF& v, std::vector<float>& storage) {
+    for (Eigen::Index r = 0; r < v.size(); ++r) storage[size_t(w.rowOffset + r)] = v[r];
+}
+
 }  // namespace
 
 void saveHfModel(const Model& model, const QString& dirPath, const QStringList& tokenizerFiles,
@@ -72,6 +77,17 @@ void saveHfModel(const Model& model, const QString& dirPath, const QStringList& 
                         else if (ignorePerm && !l.weight.rowPerm.empty())
                             scatter(l.weight, l.weight.matrix(), buf, true);
                     }
+            // bias and norm overrides (SmoothQuant/AWQ scales folded into them)
+            auto vectorOverride = [&](const std::optional<WeightSource>& src, const std::shared_ptr<const VectorF>& v) {
+                if (v && src && src->ref.data == w.ref.data) scatterVector(*src, *v, buf);
+            };
+            for (const Block& b : model.blocks) {
+                for (const Linear& l : b.linears) vectorOverride(l.bias, l.biasOverride);
+                for (const Norm* n : {&b.attnNorm, &b.mlpNorm}) {
+                    vectorOverride(n->weight, n->weightOverride);
+                    vectorOverride(n->bias, n->biasOverride);
+                }
+            }
             data.push_back(std::move(buf));
             out.push_back({w.ref.name, w.ref.shape, DType::F32, nullptr, {}});
         });

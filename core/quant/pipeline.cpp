@@ -2,7 +2,9 @@
 
 #include <chrono>
 #include <cmath>
+#include <algorithm>
 #include <map>
+#include <optional>
 
 #include <QJsonValue>
 
@@ -21,11 +23,46 @@ const char* quantMethodName(QuantMethod m) {
     return "?";
 }
 
+const char* const kMethodHelp =
+    "steps joined by '+' in the order smoothquant, awq, then one of rtn, gptq or none (e.g. gptq, awq, smoothquant+gptq, "
+    "smoothquant+awq+gptq)";
+
+std::string planMethodName(const LayerPlan& p) {
+    std::string n;
+    if (p.smoothQuant) n += "smoothquant+";
+    if (p.awq) n += "awq+";
+    if (!n.empty() && p.method == QuantMethod::Rtn) return n.substr(0, n.size() - 1);  // "awq" = awq+rtn
+    return n + quantMethodName(p.method);
+}
+
+std::string parseMethodInto(const std::string& name, LayerPlan& p) {
+    bool sq = false, awq = false, rounded = false;
+    QuantMethod m = QuantMethod::Rtn;
+    int stage = 0;  // 0: smoothquant allowed, 1: awq allowed, 2: rounding allowed, 3: nothing more
+    const QStringList steps = QString::fromStdString(name).toLower().split(QLatin1Char('+'));
+    for (const QString& st : steps) {
+        int at = -1;
+        if (st == QLatin1String("smoothquant")) at = 0, sq = true;
+        else if (st == QLatin1String("awq")) at = 1, awq = true;
+        else if (st == QLatin1String("rtn")) at = 2, m = QuantMethod::Rtn, rounded = true;
+        else if (st == QLatin1String("gptq")) at = 2, m = QuantMethod::Gptq, rounded = true;
+        else if (st == QLatin1String("none")) at = 2, m = QuantMethod::None, rounded = true;
+        else return "unknown method step '" + st.toStdString() + "' in '" + name + "'; expected " + kMethodHelp;
+        if (at < stage) return "method '" + name + "': '" + st.toStdString() + "' is repeated or out of order; expected " + kMethodHelp;
+        stage = at + 1;
+    }
+    Q_UNUSED(rounded);
+    p.method = m;
+    p.smoothQuant = sq;
+    p.awq = awq;
+    return {};
+}
+
 QJsonObject LayerResult::toJson() const {
     auto num = [](double v) { return std::isfinite(v) ? QJsonValue(v) : QJsonValue(); };
-    return QJsonObject{{QStringLiteral("name"), QString::fromStdString(name)},
+    QJsonObject o{{QStringLiteral("name"), QString::fromStdString(name)},
                        {QStringLiteral("block"), block},
-                       {QStringLiteral("method"), QLatin1String(quantMethodName(method))},
+                       {QStringLiteral("method"), QString::fromStdString(methodName.empty() ? quantMethodName(method) : methodName)},
                        {QStringLiteral("format"), QString::fromStdString(format.name())},
                        {QStringLiteral("aformat"), activation.kind == FormatKind::None ? QStringLiteral("none")
                                                                                         : QString::fromStdString(activation.name())},
@@ -34,6 +71,11 @@ QJsonObject LayerResult::toJson() const {
                        {QStringLiteral("rel_output_error"), num(relOutputError)},
                        {QStringLiteral("gptq_loss"), num(gptqLoss)},
                        {QStringLiteral("seconds"), seconds}};
+    if (std::isfinite(smoothAlpha)) o.insert(QStringLiteral("smoothquant_alpha"), smoothAlpha);
+    if (std::isfinite(awqRatio)) o.insert(QStringLiteral("awq_ratio"), awqRatio);
+    if (std::isfinite(awqLossGain)) o.insert(QStringLiteral("awq_block_mse_vs_rtn"), awqLossGain);
+    if (std::isfinite(awqClipShrink)) o.insert(QStringLiteral("awq_clip_mean_shrink"), awqClipShrink);
+    return o;
 }
 
 namespace {
@@ -41,25 +83,162 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-/// The sequential groups of a block, by linear kind.
-std::vector<std::vector<LinearKind>> sequentialGroups(const Block& b) {
-    if (b.find(LinearKind::Gate))
-        return {{LinearKind::Q, LinearKind::K, LinearKind::V}, {LinearKind::O}, {LinearKind::Gate, LinearKind::Up}, {LinearKind::Down}};
-    return {{LinearKind::Q, LinearKind::K, LinearKind::V}, {LinearKind::O}, {LinearKind::Fc1}, {LinearKind::Fc2}};
-}
-
-/// Linears that read the same input share one Hessian: K and V use Q's, Up uses Gate's.
-LinearKind hessianOwner(LinearKind k) {
-    if (k == LinearKind::K || k == LinearKind::V) return LinearKind::Q;
-    if (k == LinearKind::Up) return LinearKind::Gate;
-    return k;
-}
-
 bool planned(const LayerPlan& p) { return p.method != QuantMethod::None && p.weight.kind != FormatKind::None; }
+
+/// The transforms a group runs: on when any member asks; members that ask must agree.
+struct GroupTransforms {
+    bool smooth = false, awq = false;
+    SmoothQuantOptions sq;
+    AwqOptions aw;
+};
+
+GroupTransforms groupTransforms(const InputGroup& g, const std::map<const Linear*, LayerPlan>& plans) {
+    GroupTransforms t;
+    const Linear* sqFrom = nullptr;
+    const Linear* awFrom = nullptr;
+    for (const Linear* m : g.members) {
+        const LayerPlan& p = plans.at(m);
+        if (p.smoothQuant) {
+            if (sqFrom && !(p.smooth == t.sq))
+                throw Error(QStringLiteral("'%1' and '%2' read the same input but ask for different SmoothQuant options")
+                                .arg(QString::fromStdString(sqFrom->name), QString::fromStdString(m->name)));
+            t.smooth = true, t.sq = p.smooth, sqFrom = m;
+        }
+        if (p.awq) {
+            if (awFrom && !(p.awqOpt == t.aw))
+                throw Error(QStringLiteral("'%1' and '%2' read the same input but ask for different AWQ options")
+                                .arg(QString::fromStdString(awFrom->name), QString::fromStdString(m->name)));
+            t.awq = true, t.aw = p.awqOpt, awFrom = m;
+        }
+    }
+    t.smooth = t.smooth && g.prevNorm;  // SmoothQuant migrates the outliers of normalised inputs
+    return t;
+}
+
+/// What the transforms did to a linear (reported in its LayerResult).
+struct TransformInfo {
+    double smoothAlpha = std::numeric_limits<double>::quiet_NaN();
+    double awqRatio = std::numeric_limits<double>::quiet_NaN();
+    double awqLossGain = std::numeric_limits<double>::quiet_NaN();
+    double clipShrink = std::numeric_limits<double>::quiet_NaN();
+};
 
 /// Installs the plan's activation format on the layer (null for float inputs).
 void setActivation(Linear& l, const LayerPlan& p) {
     l.actQuant = p.activation.kind == FormatKind::None ? nullptr : std::make_shared<const QuantFormat>(p.activation);
+}
+
+/// SmoothQuant and AWQ for block `bi` (full-precision weights of this block;
+/// earlier blocks already quantized): statistics from the block's inputs `inps`
+/// (N windows of T tokens), scales folded into the model, clipping applied.
+void transformBlock(const Forward& fwd, int bi, std::vector<InputGroup>& groups, const std::map<const Linear*, LayerPlan>& plans,
+                    const MatrixRM& inps, int N, int T, std::map<const Linear*, TransformInfo>& info, const JobContext& ctx) {
+    std::vector<GroupTransforms> gt;
+    bool anySmooth = false, anyAwq = false;
+    int awqTokens = 0;
+    for (const InputGroup& g : groups) {
+        gt.push_back(groupTransforms(g, plans));
+        anySmooth |= gt.back().smooth;
+        anyAwq |= gt.back().awq;
+        if (gt.back().awq) awqTokens = std::max(awqTokens, gt.back().aw.tokens);
+    }
+    if (anySmooth) {
+        // per-channel max |x| of the normalised inputs over every calibration window
+        std::map<const Linear*, Eigen::VectorXd> amax;  // keyed by the group's first member
+        for (size_t gi = 0; gi < groups.size(); ++gi)
+            if (gt[gi].smooth) amax.emplace(groups[gi].members.front(), Eigen::VectorXd::Zero(groups[gi].members.front()->inFeatures));
+        const int batch = std::max(1, std::min(N, 4096 / T));
+        for (int w0 = 0; w0 < N; w0 += batch) {
+            ctx.check();
+            const int nb = std::min(batch, N - w0);
+            MatrixRM h = inps.middleRows(int64_t(w0) * T, int64_t(nb) * T);
+            fwd.block(bi, h, nb, T, [&](const Linear& l, const MatrixRM& x) {
+                auto it = amax.find(&l);
+                if (it != amax.end()) it->second = it->second.cwiseMax(x.cwiseAbs().colwise().maxCoeff().transpose().cast<double>());
+            });
+        }
+        for (size_t gi = 0; gi < groups.size(); ++gi) {
+            if (!gt[gi].smooth) continue;
+            std::vector<MatrixRM> W;
+            for (const Linear* m : groups[gi].members) W.push_back(m->weightMatrix());
+            std::vector<const MatrixRM*> wp;
+            for (const MatrixRM& w : W) wp.push_back(&w);
+            foldInputScales(groups[gi], smoothQuantScales(amax.at(groups[gi].members.front()), wp, gt[gi].sq.alpha));
+            for (const Linear* m : groups[gi].members) info[m].smoothAlpha = gt[gi].sq.alpha;
+        }
+    }
+    if (!anyAwq) return;
+
+    // AWQ searches on the first min(T, 512) tokens of the first windows (causal
+    // attention: a prefix's block output does not depend on what follows it)
+    const int P = std::min(T, 512);
+    const int nW = std::clamp(awqTokens / P, 1, N);
+    MatrixRM sub(int64_t(nW) * P, inps.cols());
+    for (int w = 0; w < nW; ++w) sub.middleRows(int64_t(w) * P, P) = inps.middleRows(int64_t(w) * T, P);
+    auto runSub = [&](const LinearInputHook& hook) {
+        ctx.check();
+        MatrixRM h = sub;
+        fwd.block(bi, h, nW, P, hook);
+        return h;
+    };
+    const MatrixRM orgOut = runSub({});
+    for (size_t gi = 0; gi < groups.size(); ++gi) {
+        InputGroup& g = groups[gi];
+        if (!gt[gi].awq || !g.foldable()) continue;
+        const Linear* first = g.members.front();
+        Eigen::VectorXd sumAbs = Eigen::VectorXd::Zero(first->inFeatures);
+        runSub([&](const Linear& l, const MatrixRM& x) {
+            if (&l == first) sumAbs += x.cwiseAbs().colwise().sum().transpose().cast<double>();
+        });
+        const Eigen::VectorXd meanAbs = sumAbs / double(sub.rows());
+        std::vector<std::shared_ptr<const MatrixRM>> saved;
+        std::vector<MatrixRM> W;
+        for (const Linear* m : g.members) {
+            saved.push_back(m->override);
+            W.push_back(m->weightMatrix());
+        }
+        double base = 0, best = std::numeric_limits<double>::infinity(), bestRatio = 0;
+        Eigen::VectorXd bestS = Eigen::VectorXd::Ones(first->inFeatures);
+        for (int r = 0; r < gt[gi].aw.grid; ++r) {
+            const double ratio = double(r) / gt[gi].aw.grid;
+            const Eigen::VectorXd s = awqScales(meanAbs, ratio);
+            for (size_t k = 0; k < g.members.size(); ++k) {
+                const LayerPlan& p = plans.at(g.members[k]);
+                if (planned(p)) g.members[k]->override = std::make_shared<const MatrixRM>(quantizeScaled(W[k], s, Quantizer(p.weight)));
+            }
+            const MatrixRM out = runSub({});
+            const double loss = (out - orgOut).squaredNorm() / double(out.size());
+            if (r == 0) base = loss;
+            if (loss < best) best = loss, bestRatio = ratio, bestS = s;
+        }
+        for (size_t k = 0; k < g.members.size(); ++k) g.members[k]->override = saved[k];
+        foldInputScales(g, bestS);
+        for (const Linear* m : g.members) {
+            info[m].awqRatio = bestRatio;
+            info[m].awqLossGain = base > 0 ? best / base : 1.0;
+        }
+    }
+    // clipping search (not q/k: attention scores are sensitive, as the reference)
+    std::vector<std::pair<Linear*, GroupGram>> grams;
+    for (size_t gi = 0; gi < groups.size(); ++gi) {
+        if (!gt[gi].awq || !gt[gi].aw.clip) continue;
+        for (Linear* m : groups[gi].members) {
+            const LayerPlan& p = plans.at(m);
+            if (planned(p) && m->kind != LinearKind::Q && m->kind != LinearKind::K)
+                grams.emplace_back(m, GroupGram(m->inFeatures, p.weight.blockSize()));
+        }
+    }
+    if (grams.empty()) return;
+    runSub([&](const Linear& l, const MatrixRM& x) {
+        for (auto& [m, gram] : grams)
+            if (m == &l) gram.add(x);
+    });
+    for (auto& [m, gram] : grams) {
+        const LayerPlan& p = plans.at(m);
+        ClipResult c = awqClip(m->weightMatrix(), Quantizer(p.weight), gram, p.awqOpt);
+        m->override = std::make_shared<const MatrixRM>(std::move(c.weight));
+        info[m].clipShrink = c.meanShrink;
+    }
 }
 
 }  // namespace
@@ -71,28 +250,39 @@ QuantizeResult quantizeModel(const Model& model, const std::vector<int>& calibTo
     Model& q = *res.model;
     const int nBlocks = int(q.blocks.size());
 
+    std::map<const Linear*, LayerPlan> plans;
     bool needCalib = !calibTokens.empty();
     for (const Block& b : q.blocks)
-        for (const Linear& l : b.linears)
-            if (plan(l).method == QuantMethod::Gptq) needCalib = true;
+        for (const Linear& l : b.linears) {
+            const LayerPlan p = plans.emplace(&l, plan(l)).first->second;
+            if (p.method == QuantMethod::Gptq || p.smoothQuant || p.awq) needCalib = true;
+        }
     if (needCalib && calibTokens.empty())
-        throw Error(QStringLiteral("GPTQ needs calibration data (--calib)"));
+        throw Error(QStringLiteral("GPTQ, AWQ and SmoothQuant need calibration data (--calib)"));
     const int T = calib.seqlen, N = needCalib ? int(calibTokens.size() / size_t(T)) : 0;
     if (needCalib && (N < 1 || size_t(N) * size_t(T) != calibTokens.size()))
         throw Error(QStringLiteral("calibration tokens (%1) are not a whole number of windows of %2").arg(calibTokens.size()).arg(T));
     if (needCalib && T > q.config.maxPositions)
         throw Error(QStringLiteral("calibration --seqlen %1 exceeds the model's max_position_embeddings %2").arg(T).arg(q.config.maxPositions));
 
+    std::map<const Linear*, TransformInfo> info;
     auto quantizeLinear = [&](Linear& l, int blockIndex, const LayerPlan& p, const Eigen::MatrixXd* H) {
         const auto t0 = Clock::now();
         LayerResult r;
         r.name = l.name;
         r.block = blockIndex;
         r.method = p.method;
+        r.methodName = planMethodName(p);
         r.format = p.weight;
         r.activation = p.activation;
         r.params = l.params();
         r.bitsPerWeight = p.weight.bitsPerWeight(l.inFeatures);
+        if (auto it = info.find(&l); it != info.end()) {
+            r.smoothAlpha = it->second.smoothAlpha;
+            r.awqRatio = it->second.awqRatio;
+            r.awqLossGain = it->second.awqLossGain;
+            r.awqClipShrink = it->second.clipShrink;
+        }
         const MatrixRM W = l.weightMatrix();
         const Quantizer quantizer(p.weight);
         MatrixRM Wq;
@@ -117,16 +307,25 @@ QuantizeResult quantizeModel(const Model& model, const std::vector<int>& calibTo
         res.quantizeSeconds += r.seconds;
         res.layers.push_back(r);
     };
+    auto reportGroup = [&](int bi, size_t gi, size_t nGroups, const std::vector<Linear*>& ls) {
+        std::string names;
+        for (const Linear* l : ls) names += (names.empty() ? "" : ", ") + l->name;
+        ctx.report((double(bi) + double(gi + 1) / double(nGroups)) / nBlocks,
+                   "block " + std::to_string(bi + 1) + "/" + std::to_string(nBlocks) + ": " + names);
+    };
 
     if (!needCalib) {
         for (int bi = 0; bi < nBlocks; ++bi) {
             ctx.check();
-            for (Linear& l : q.blocks[size_t(bi)].linears) {
-                const LayerPlan p = plan(l);
-                if (planned(p)) quantizeLinear(l, bi, p, nullptr);
-                setActivation(l, p);
+            auto groups = inputGroups(q.blocks[size_t(bi)], q.config);
+            for (size_t gi = 0; gi < groups.size(); ++gi) {
+                for (Linear* l : groups[gi].members) {
+                    const LayerPlan& p = plans.at(l);
+                    if (planned(p)) quantizeLinear(*l, bi, p, nullptr);
+                    setActivation(*l, p);
+                }
+                reportGroup(bi, gi, groups.size(), groups[gi].members);
             }
-            ctx.report(double(bi + 1) / nBlocks, "block " + std::to_string(bi + 1) + "/" + std::to_string(nBlocks));
         }
     } else {
         Forward fwd(q);
@@ -146,26 +345,28 @@ QuantizeResult quantizeModel(const Model& model, const std::vector<int>& calibTo
         };
         for (int bi = 0; bi < nBlocks; ++bi) {
             Block& blk = q.blocks[size_t(bi)];
-            for (const auto& group : sequentialGroups(blk)) {
-                std::vector<std::pair<Linear*, LayerPlan>> todo;
-                for (LinearKind k : group)
-                    if (Linear* l = blk.find(k)) todo.emplace_back(l, plan(*l));
-                // Hessians for the group's inputs (shared by linears reading the same input)
-                std::map<LinearKind, HessianAccumulator> acc;
-                for (auto& [l, p] : todo) {
-                    const LinearKind owner = hessianOwner(l->kind);
-                    if (!acc.count(owner)) acc.emplace(owner, HessianAccumulator(l->inFeatures));
-                }
+            auto groups = inputGroups(blk, q.config);
+            const auto tt = Clock::now();
+            transformBlock(fwd, bi, groups, plans, inps, N, T, info, ctx);
+            res.transformSeconds += since(tt);
+            for (size_t gi = 0; gi < groups.size(); ++gi) {
+                const std::vector<Linear*>& todo = groups[gi].members;
+                // one Hessian per group: its members read the same input
+                std::optional<HessianAccumulator> acc;
+                for (Linear* l : todo)
+                    if (plans.at(l).method != QuantMethod::None && !acc) acc.emplace(l->inFeatures);
                 const auto tc = Clock::now();
-                runBlock(bi, nullptr, [&](const Linear& l, const MatrixRM& x) {
-                    auto it = acc.find(l.kind);
-                    if (it != acc.end() && hessianOwner(l.kind) == l.kind) it->second.add(x, x.rows() / T);
-                });
+                if (acc)
+                    runBlock(bi, nullptr, [&](const Linear& l, const MatrixRM& x) {
+                        if (&l == todo.front()) acc->add(x, x.rows() / T);
+                    });
                 res.calibrationSeconds += since(tc);
-                for (auto& [l, p] : todo) {
-                    if (planned(p)) quantizeLinear(*l, bi, p, &acc.at(hessianOwner(l->kind)).hessian());
+                for (Linear* l : todo) {
+                    const LayerPlan& p = plans.at(l);
+                    if (planned(p)) quantizeLinear(*l, bi, p, acc ? &acc->hessian() : nullptr);
                     setActivation(*l, p);  // later groups and blocks see quantized activations
                 }
+                reportGroup(bi, gi, groups.size(), todo);
             }
             // outputs of the quantized block feed the next one
             const auto tc = Clock::now();
@@ -173,7 +374,6 @@ QuantizeResult quantizeModel(const Model& model, const std::vector<int>& calibTo
             runBlock(bi, &outs, {});
             inps.swap(outs);
             res.calibrationSeconds += since(tc);
-            ctx.report(double(bi + 1) / nBlocks, "block " + std::to_string(bi + 1) + "/" + std::to_string(nBlocks) + " quantized");
         }
     }
     double bits = 0;

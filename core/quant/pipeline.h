@@ -25,9 +25,11 @@
 #include "model/model.h"
 #include "quant/formats.h"
 #include "quant/gptq.h"
+#include "quant/transforms.h"
 
 namespace qs {
 
+/// The rounding step of a plan.
 enum class QuantMethod { None, Rtn, Gptq };
 const char* quantMethodName(QuantMethod m);
 
@@ -39,8 +41,27 @@ struct LayerPlan {
     /// kind None = float inputs; Int = per-token symmetric `bits`; MX kinds = blocks
     /// of 32 along the reduction dimension.
     QuantFormat activation{FormatKind::None, 0, false, 0};
+    /// Transforms before the rounding (SmoothQuant → AWQ → rounding). They act on
+    /// the linears that share an input ({q,k,v}, {o}, {gate,up} / {fc1}, {down} /
+    /// {fc2}): the group is transformed when any member asks for it, and members
+    /// that ask must agree on the options.
+    bool smoothQuant = false;
+    SmoothQuantOptions smooth;
+    bool awq = false;
+    AwqOptions awqOpt;
 };
 using PlanFn = std::function<LayerPlan(const Linear&)>;
+
+/// "gptq", "smoothquant+gptq", "awq" (= awq+rtn), "smoothquant+awq+gptq",
+/// "smoothquant+none" (transform only), "none".
+std::string planMethodName(const LayerPlan& p);
+/// Parses such a name into p.method / p.smoothQuant / p.awq (other fields are
+/// kept). Steps are joined by '+', each at most once, in the order smoothquant,
+/// awq, then one rounding (rtn, gptq or none; default rtn). Returns an error
+/// message, or an empty string on success.
+std::string parseMethodInto(const std::string& name, LayerPlan& p);
+/// The list of accepted steps, for messages.
+extern const char* const kMethodHelp;
 
 struct LayerResult {
     std::string name;
@@ -54,6 +75,12 @@ struct LayerResult {
     /// (NaN when no calibration data was used).
     double relOutputError = std::numeric_limits<double>::quiet_NaN();
     double gptqLoss = std::numeric_limits<double>::quiet_NaN();
+    /// Transforms applied to this layer's input group (NaN/0 when not applied).
+    double smoothAlpha = std::numeric_limits<double>::quiet_NaN();
+    double awqRatio = std::numeric_limits<double>::quiet_NaN();     // chosen scale ratio
+    double awqLossGain = std::numeric_limits<double>::quiet_NaN();  // block-output MSE: best / ratio 0
+    double awqClipShrink = std::numeric_limits<double>::quiet_NaN();// mean chosen clip factor
+    std::string methodName;                                         // planMethodName of the plan
     double seconds = 0;
     QJsonObject toJson() const;
 };
@@ -64,6 +91,7 @@ struct QuantizeResult {
     double avgBits = 0;               // parameter-weighted over quantized linears, incl. scales/zeros
     int64_t quantizedParams = 0;
     double calibrationSeconds = 0;    // forward passes + Hessians
+    double transformSeconds = 0;      // SmoothQuant / AWQ statistics and searches
     double quantizeSeconds = 0;       // RTN/GPTQ themselves
 };
 

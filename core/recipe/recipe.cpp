@@ -21,7 +21,8 @@ const QStringList kTopKeys = {kVersionKey, QStringLiteral("description"), QStrin
                               QStringLiteral("calibration"), QStringLiteral("layers")};
 const QStringList kSettingKeys = {QStringLiteral("method"),        QStringLiteral("wformat"), QStringLiteral("act_order"),
                                   QStringLiteral("static_groups"), QStringLiteral("damp"),    QStringLiteral("block_size"),
-                                  QStringLiteral("aformat")};
+                                  QStringLiteral("aformat"),       QStringLiteral("smoothquant_alpha"), QStringLiteral("awq_grid"),
+                                  QStringLiteral("awq_clip"),      QStringLiteral("awq_max_shrink"),    QStringLiteral("awq_tokens")};
 const QStringList kPatternKeys = {QStringLiteral("match"), QStringLiteral("regex")};
 const QStringList kCalibKeys = {QStringLiteral("nsamples"), QStringLiteral("seqlen"), QStringLiteral("seed")};
 const char* kFormatsExpected =
@@ -115,11 +116,16 @@ std::optional<QString> readString(const QJsonObject& o, const QString& key, cons
 /// The settings keys of `defaults` or one override entry, with their cross-key rules.
 RecipeSettings readSettings(const QJsonObject& o, const QString& path, bool isDefaults, Ctx& ctx) {
     RecipeSettings s;
-    if (auto m = readString(o, QStringLiteral("method"), path, ctx, QStringLiteral("a method name (none, rtn or gptq)"))) {
-        if (*m == QLatin1String("none")) s.method = QuantMethod::None;
-        else if (*m == QLatin1String("rtn")) s.method = QuantMethod::Rtn;
-        else if (*m == QLatin1String("gptq")) s.method = QuantMethod::Gptq;
-        else ctx.add(join(path, QStringLiteral("method")), QStringLiteral("unknown method '%1'; expected none, rtn or gptq").arg(*m));
+    if (auto m = readString(o, QStringLiteral("method"), path, ctx, QStringLiteral("a method name (e.g. gptq, awq, smoothquant+gptq)"))) {
+        LayerPlan p;
+        const std::string err = parseMethodInto(m->toStdString(), p);
+        if (!err.empty()) {
+            ctx.add(join(path, QStringLiteral("method")), QString::fromStdString(err));
+        } else {
+            s.method = p.method;
+            s.smoothQuant = p.smoothQuant;
+            s.awq = p.awq;
+        }
     }
     if (auto w = readString(o, QStringLiteral("wformat"), path, ctx, QStringLiteral("a format name"))) {
         const auto f = QuantFormat::parse(w->toStdString());
@@ -149,25 +155,53 @@ RecipeSettings readSettings(const QJsonObject& o, const QString& path, bool isDe
         else
             s.aformat = *f;
     }
+    if (o.contains(QStringLiteral("smoothquant_alpha"))) {
+        const QJsonValue v = o.value(QStringLiteral("smoothquant_alpha"));
+        if (!v.isDouble() || !(v.toDouble() >= 0.0 && v.toDouble() <= 1.0))
+            ctx.add(join(path, QStringLiteral("smoothquant_alpha")), QStringLiteral("expected a number in [0, 1], found %1").arg(found(v)));
+        else s.smoothAlpha = v.toDouble();
+    }
+    if (auto g = readInt(o, QStringLiteral("awq_grid"), path, 1, 1000, ctx)) s.awqGrid = int(*g);
+    s.awqClip = readBool(o, QStringLiteral("awq_clip"), path, ctx);
+    if (o.contains(QStringLiteral("awq_max_shrink"))) {
+        const QJsonValue v = o.value(QStringLiteral("awq_max_shrink"));
+        if (!v.isDouble() || !(v.toDouble() > 0.0 && v.toDouble() < 1.0))
+            ctx.add(join(path, QStringLiteral("awq_max_shrink")), QStringLiteral("expected a number in (0, 1), found %1").arg(found(v)));
+        else s.awqMaxShrink = v.toDouble();
+    }
+    if (auto t = readInt(o, QStringLiteral("awq_tokens"), path, 1, 1 << 24, ctx)) s.awqTokens = int(*t);
     // Cross-key rules within this one object. For defaults the method is the
     // built-in gptq when absent; an override without "method" inherits, so only
-    // an explicit non-gptq method conflicts with GPTQ options.
-    const QuantMethod m = s.method.value_or(QuantMethod::Gptq);
-    if (m != QuantMethod::Gptq) {
-        for (const char* k : {"act_order", "static_groups", "damp", "block_size"})
+    // an explicit method without the step conflicts with the step's options.
+    const bool explicitMethod = s.method.has_value();
+    LayerPlan mp = defaultRecipePlan();
+    if (explicitMethod) mp.method = *s.method, mp.smoothQuant = *s.smoothQuant, mp.awq = *s.awq;
+    auto conflicts = [&](std::initializer_list<const char*> keys, bool stepOn, const char* step) {
+        if (stepOn || (!isDefaults && !explicitMethod)) return;
+        for (const char* k : keys)
             if (o.contains(QLatin1String(k)))
-                ctx.add(join(path, QLatin1String(k)),
-                        QStringLiteral("applies to method gptq only, but %1 is %2").arg(join(path, QStringLiteral("method")),
-                                                                                      QLatin1String(quantMethodName(m))));
-    }
+                ctx.add(join(path, QLatin1String(k)), QStringLiteral("applies to methods with %1 only, but %2 is %3")
+                                                           .arg(QLatin1String(step), join(path, QStringLiteral("method")),
+                                                                QString::fromStdString(planMethodName(mp))));
+    };
+    conflicts({"act_order", "static_groups", "damp", "block_size"}, mp.method == QuantMethod::Gptq, "gptq");
+    conflicts({"smoothquant_alpha"}, mp.smoothQuant, "smoothquant");
+    conflicts({"awq_grid", "awq_clip", "awq_max_shrink", "awq_tokens"}, mp.awq, "awq");
+    const QuantMethod m = mp.method;
     if (!isDefaults && m == QuantMethod::None && o.contains(QStringLiteral("wformat")))
         ctx.add(join(path, QStringLiteral("wformat")),
-                QStringLiteral("method none keeps the layer unquantized; remove wformat or choose rtn/gptq"));
+                QStringLiteral("method %1 keeps the layer unquantized; remove wformat or choose rtn/gptq")
+                    .arg(QString::fromStdString(planMethodName(mp))));
     return s;
 }
 
 void apply(LayerPlan& p, const RecipeSettings& s) {
-    if (s.method) p.method = *s.method;
+    if (s.method) p.method = *s.method, p.smoothQuant = *s.smoothQuant, p.awq = *s.awq;
+    if (s.smoothAlpha) p.smooth.alpha = *s.smoothAlpha;
+    if (s.awqGrid) p.awqOpt.grid = *s.awqGrid;
+    if (s.awqClip) p.awqOpt.clip = *s.awqClip;
+    if (s.awqMaxShrink) p.awqOpt.maxShrink = *s.awqMaxShrink;
+    if (s.awqTokens) p.awqOpt.tokens = *s.awqTokens;
     if (s.wformat) p.weight = *s.wformat;
     if (s.actOrder) p.gptq.actOrder = *s.actOrder;
     if (s.staticGroups) p.gptq.staticGroups = *s.staticGroups;
@@ -189,7 +223,16 @@ QString globToRegex(const QString& glob) {
 
 QJsonObject settingsJson(const RecipeSettings& s) {
     QJsonObject o;
-    if (s.method) o.insert(QStringLiteral("method"), QLatin1String(quantMethodName(*s.method)));
+    if (s.method) {
+        LayerPlan p;
+        p.method = *s.method, p.smoothQuant = *s.smoothQuant, p.awq = *s.awq;
+        o.insert(QStringLiteral("method"), QString::fromStdString(planMethodName(p)));
+    }
+    if (s.smoothAlpha) o.insert(QStringLiteral("smoothquant_alpha"), *s.smoothAlpha);
+    if (s.awqGrid) o.insert(QStringLiteral("awq_grid"), *s.awqGrid);
+    if (s.awqClip) o.insert(QStringLiteral("awq_clip"), *s.awqClip);
+    if (s.awqMaxShrink) o.insert(QStringLiteral("awq_max_shrink"), *s.awqMaxShrink);
+    if (s.awqTokens) o.insert(QStringLiteral("awq_tokens"), *s.awqTokens);
     if (s.wformat) o.insert(QStringLiteral("wformat"), QString::fromStdString(s.wformat->name()));
     if (s.actOrder) o.insert(QStringLiteral("act_order"), *s.actOrder);
     if (s.staticGroups) o.insert(QStringLiteral("static_groups"), *s.staticGroups);
@@ -202,7 +245,8 @@ QJsonObject settingsJson(const RecipeSettings& s) {
 }  // namespace
 
 bool RecipeSettings::empty() const {
-    return !method && !wformat && !actOrder && !staticGroups && !damp && !blockSize && !aformat;
+    return !method && !wformat && !actOrder && !staticGroups && !damp && !blockSize && !aformat && !smoothAlpha && !awqGrid &&
+           !awqClip && !awqMaxShrink && !awqTokens;
 }
 
 bool RecipeOverride::matches(const std::string& layerName) const {
@@ -342,12 +386,14 @@ Recipe Recipe::fromUniform(const LayerPlan& plan, const CalibOptions& calib) {
     Recipe r;
     r.defaults_ = plan;
     if (plan.method != QuantMethod::Gptq) r.defaults_.gptq = GptqOptions{};
+    if (!plan.smoothQuant) r.defaults_.smooth = SmoothQuantOptions{};
+    if (!plan.awq) r.defaults_.awqOpt = AwqOptions{};
     r.setCalibration(calib);
     return r;
 }
 
 QJsonObject Recipe::toJson() const {
-    QJsonObject d{{QStringLiteral("method"), QLatin1String(quantMethodName(defaults_.method))},
+    QJsonObject d{{QStringLiteral("method"), QString::fromStdString(planMethodName(defaults_))},
                   {QStringLiteral("wformat"), QString::fromStdString(defaults_.weight.name())},
                   {QStringLiteral("aformat"), QString::fromStdString(defaults_.activation.kind == FormatKind::None
                                                                           ? std::string("none") : defaults_.activation.name())}};
@@ -356,6 +402,13 @@ QJsonObject Recipe::toJson() const {
         d.insert(QStringLiteral("static_groups"), defaults_.gptq.staticGroups);
         d.insert(QStringLiteral("damp"), defaults_.gptq.percDamp);
         d.insert(QStringLiteral("block_size"), defaults_.gptq.blockSize);
+    }
+    if (defaults_.smoothQuant) d.insert(QStringLiteral("smoothquant_alpha"), defaults_.smooth.alpha);
+    if (defaults_.awq) {
+        d.insert(QStringLiteral("awq_grid"), defaults_.awqOpt.grid);
+        d.insert(QStringLiteral("awq_clip"), defaults_.awqOpt.clip);
+        d.insert(QStringLiteral("awq_max_shrink"), defaults_.awqOpt.maxShrink);
+        d.insert(QStringLiteral("awq_tokens"), defaults_.awqOpt.tokens);
     }
     QJsonObject o{{kVersionKey, kVersion}, {QStringLiteral("defaults"), d}};
     if (!description_.isEmpty()) o.insert(QStringLiteral("description"), description_);
@@ -391,7 +444,7 @@ PlanFn Recipe::planFn() const {
 
 bool Recipe::needsCalibration(const Model& model) const {
     for (const Linear* l : model.linears())
-        if (planFor(l->name).method == QuantMethod::Gptq) return true;
+        if (const LayerPlan p = planFor(l->name); p.method == QuantMethod::Gptq || p.smoothQuant || p.awq) return true;
     return false;
 }
 

@@ -6,8 +6,9 @@
 //   {
 //     "quantscope_recipe": 1,
 //     "description": "free text",
-//     "defaults": {"method": "gptq", "wformat": "int4-g128", "act_order": true,
-//                  "static_groups": false, "damp": 0.01, "block_size": 128, "aformat": "none"},
+//     "defaults": {"method": "smoothquant+gptq", "wformat": "int4-g128", "act_order": true,
+//                  "static_groups": false, "damp": 0.01, "block_size": 128, "aformat": "none",
+//                  "smoothquant_alpha": 0.5},
 //     "calibration": {"nsamples": 128, "seqlen": 2048, "seed": 0},
 //     "layers": [
 //       {"match": "model.layers.*.mlp.down_proj", "wformat": "int8"},
@@ -23,9 +24,15 @@
 //   "match" (glob over the whole name: '*' any run of characters, dots included,
 //   '?' one character, everything else literal) or "regex" (a Perl-compatible
 //   regular expression searched anywhere in the name; anchor with ^/$).
-// * act_order / static_groups / damp / block_size apply to method gptq only: an
-//   object that sets them together with another method is an error; an override
-//   with method none may not set wformat either. "aformat" is the dynamic
+// * method: steps joined by '+' in the order smoothquant, awq, then the rounding
+//   rtn, gptq or none (default rtn): "gptq", "awq" (= awq+rtn), "smoothquant+gptq",
+//   "smoothquant+awq+gptq", "smoothquant+none" (fold SmoothQuant scales, keep
+//   float weights: for activation-only experiments).
+// * act_order / static_groups / damp / block_size apply to methods with gptq,
+//   smoothquant_alpha (default 0.5) to methods with smoothquant, awq_grid (20),
+//   awq_clip (true), awq_max_shrink (0.5) and awq_tokens (8192) to methods with awq:
+//   an object that sets them together with a method without that step is an
+//   error; an override whose method rounds with none may not set wformat either. "aformat" is the dynamic
 //   activation format of the layer's input: "none", "int8" (per token; int<B>
 //   for other widths, no groups) or an MX format ("mxint8", "mxfp8_e4m3", ...).
 // * calibration: the defaults of a run; command-line flags override them.
@@ -59,6 +66,10 @@ struct RecipeSettings {
     std::optional<double> damp;
     std::optional<int> blockSize;
     std::optional<QuantFormat> aformat;  // kind None = float inputs
+    std::optional<bool> smoothQuant, awq;  // set together with method
+    std::optional<double> smoothAlpha, awqMaxShrink;
+    std::optional<int> awqGrid, awqTokens;
+    std::optional<bool> awqClip;
     bool empty() const;
     bool operator==(const RecipeSettings&) const = default;
 };
@@ -95,7 +106,7 @@ public:
     /// The plan of one linear: defaults, then every matching override in order.
     LayerPlan planFor(const std::string& layerName) const;
     PlanFn planFn() const;
-    /// True when some linear of the model is planned with GPTQ (needs calibration data).
+    /// True when some linear of the model is planned with GPTQ, AWQ or SmoothQuant (needs calibration data).
     bool needsCalibration(const Model& model) const;
 
     /// Calibration settings from the recipe; keys the recipe does not set come from `fallback`.

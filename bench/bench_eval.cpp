@@ -8,9 +8,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
-#include <ctime>
-#include <iostream>
 #include <map>
 #include <mutex>
 #include <set>
@@ -20,41 +17,29 @@
 #include <vector>
 
 #include <sys/statfs.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
-#include <QDateTime>
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
 #include <QJsonArray>
-#include <QJsonDocument>
 #include <QJsonObject>
-#include <QTemporaryDir>
 
 #include <Eigen/Core>
 
 #include "compute/threads.h"
 #include "eval/forward.h"
 #include "eval/perplexity.h"
+#include "bench_common.h"
 #include "model/hf_loader.h"
 #include "synthetic.h"
 #include "util/error.h"
 #include "util/rng.h"
 
 using namespace qs;
-using Clock = std::chrono::steady_clock;
+using namespace qs::bench;
 
 namespace {
-
-double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-/// CPU seconds (user + system, all threads) this process has used so far.
-double cpuSeconds() {
-    timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
-}
 
 const char* kUsage =
     "usage: bench_eval --mode throughput|memory [options]\n"
@@ -87,41 +72,27 @@ struct Args {
     uint64_t seed = 0x5EED;
 };
 
-int toInt(const std::string& flag, const char* v) {
-    char* end = nullptr;
-    const long x = std::strtol(v, &end, 10);
-    if (!end || *end || x < 0 || x > 1000000000)
-        throw Error(QStringLiteral("%1: expected a non-negative integer, found '%2'").arg(QString::fromStdString(flag), QString::fromUtf8(v)));
-    return int(x);
-}
-
 Args parseArgs(int argc, char** argv) {
     Args a;
-    for (int i = 1; i < argc; ++i) {
-        const std::string f = argv[i];
-        auto val = [&]() -> const char* {
-            if (i + 1 >= argc) throw Error(QStringLiteral("%1 needs a value").arg(QString::fromStdString(f)));
-            return argv[++i];
-        };
-        if (f == "--help" || f == "-h") {
-            std::cout << kUsage;
-            std::exit(0);
-        } else if (f == "--mode") a.mode = val();
-        else if (f == "--shape") a.shape = val();
-        else if (f == "--dtype") a.dtype = val();
-        else if (f == "--seqlen") a.seqlen = toInt(f, val());
-        else if (f == "--windows") a.windows = toInt(f, val());
-        else if (f == "--batch") a.batch = toInt(f, val());
-        else if (f == "--threads") a.threads = toInt(f, val());
-        else if (f == "--repeat") a.repeat = toInt(f, val());
-        else if (f == "--fill-threads") a.fillThreads = toInt(f, val());
-        else if (f == "--checkpoint") a.checkpoint = QString::fromLocal8Bit(val());
-        else if (f == "--workdir") a.workdir = QString::fromLocal8Bit(val());
-        else if (f == "--out") a.out = QString::fromLocal8Bit(val());
-        else if (f == "--seed") a.seed = uint64_t(std::strtoull(val(), nullptr, 0));
+    ArgReader r(argc, argv, kUsage);
+    while (r.next()) {
+        const std::string& f = r.flag();
+        if (f == "--mode") a.mode = r.value();
+        else if (f == "--shape") a.shape = r.value();
+        else if (f == "--dtype") a.dtype = r.value();
+        else if (f == "--seqlen") a.seqlen = r.intValue();
+        else if (f == "--windows") a.windows = r.intValue();
+        else if (f == "--batch") a.batch = r.intValue();
+        else if (f == "--threads") a.threads = r.intValue();
+        else if (f == "--repeat") a.repeat = r.intValue();
+        else if (f == "--fill-threads") a.fillThreads = r.intValue();
+        else if (f == "--checkpoint") a.checkpoint = r.pathValue();
+        else if (f == "--workdir") a.workdir = r.pathValue();
+        else if (f == "--out") a.out = r.pathValue();
+        else if (f == "--seed") a.seed = uint64_t(std::strtoull(r.value(), nullptr, 0));
         else if (f == "--keep") a.keep = true;
         else if (f == "--quiet") a.quiet = true;
-        else throw Error(QStringLiteral("unknown argument '%1'\n%2").arg(QString::fromStdString(f), QString::fromLatin1(kUsage)));
+        else r.unknown();
     }
     if (a.mode != "throughput" && a.mode != "memory")
         throw Error(QStringLiteral("--mode must be 'throughput' or 'memory' (found '%1')\n%2")
@@ -136,88 +107,6 @@ Args parseArgs(int argc, char** argv) {
     return a;
 }
 
-// ---------------------------------------------------------------------------
-// /proc helpers
-
-struct ProcStatus {
-    int64_t vmHwm = -1, vmRss = -1, rssAnon = -1, rssFile = -1, rssShmem = -1;  // bytes
-};
-
-ProcStatus readProcStatus() {
-    ProcStatus s;
-    FILE* f = std::fopen("/proc/self/status", "r");
-    if (!f) return s;
-    char line[256];
-    while (std::fgets(line, sizeof line, f)) {
-        long long kb = 0;
-        if (std::sscanf(line, "VmHWM: %lld kB", &kb) == 1) s.vmHwm = kb * 1024;
-        else if (std::sscanf(line, "VmRSS: %lld kB", &kb) == 1) s.vmRss = kb * 1024;
-        else if (std::sscanf(line, "RssAnon: %lld kB", &kb) == 1) s.rssAnon = kb * 1024;
-        else if (std::sscanf(line, "RssFile: %lld kB", &kb) == 1) s.rssFile = kb * 1024;
-        else if (std::sscanf(line, "RssShmem: %lld kB", &kb) == 1) s.rssShmem = kb * 1024;
-    }
-    std::fclose(f);
-    return s;
-}
-
-/// Resets VmHWM to the current RSS (Linux >= 4.0: write "5" to clear_refs).
-bool resetPeakRss() {
-    FILE* f = std::fopen("/proc/self/clear_refs", "w");
-    if (!f) return false;
-    const bool ok = std::fputs("5", f) >= 0;
-    return (std::fclose(f) == 0) && ok;
-}
-
-std::string firstLine(const char* path) {
-    FILE* f = std::fopen(path, "r");
-    if (!f) return {};
-    char buf[512] = {0};
-    if (!std::fgets(buf, sizeof buf, f)) buf[0] = 0;
-    std::fclose(f);
-    std::string s = buf;
-    while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
-    return s;
-}
-
-std::string cpuModel() {
-    FILE* f = std::fopen("/proc/cpuinfo", "r");
-    if (!f) return {};
-    char line[512];
-    std::string m;
-    while (std::fgets(line, sizeof line, f)) {
-        if (std::strncmp(line, "model name", 10) == 0) {
-            const char* c = std::strchr(line, ':');
-            if (c) m = c + 2;
-            break;
-        }
-    }
-    std::fclose(f);
-    while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
-    return m;
-}
-
-int64_t memTotalBytes() {
-    FILE* f = std::fopen("/proc/meminfo", "r");
-    if (!f) return -1;
-    char line[256];
-    long long kb = -1;
-    while (std::fgets(line, sizeof line, f))
-        if (std::sscanf(line, "MemTotal: %lld kB", &kb) == 1) break;
-    std::fclose(f);
-    return kb < 0 ? -1 : kb * 1024;
-}
-
-/// Free bytes for an unprivileged user on the file system holding `path` (or its
-/// nearest existing ancestor).
-int64_t freeDiskBytes(const QString& path) {
-    QFileInfo fi(path);
-    QString p = fi.absoluteFilePath();
-    while (!QFileInfo::exists(p) && p != QLatin1String("/")) p = QFileInfo(p).absolutePath();
-    struct statvfs sv;
-    if (statvfs(QFile::encodeName(p).constData(), &sv) != 0) return -1;
-    return int64_t(sv.f_bavail) * int64_t(sv.f_frsize);
-}
-
 /// True when `path` (or its nearest existing ancestor) is on tmpfs/ramfs: files
 /// there live in RAM (shmem), which would defeat a memory benchmark.
 bool onRamFilesystem(const QString& path) {
@@ -226,16 +115,6 @@ bool onRamFilesystem(const QString& path) {
     struct statfs sf;
     if (statfs(QFile::encodeName(p).constData(), &sf) != 0) return false;
     return sf.f_type == 0x01021994 /* TMPFS_MAGIC */ || sf.f_type == 0x858458f6 /* RAMFS_MAGIC */;
-}
-
-QJsonObject machineJson() {
-    QJsonObject m;
-    m.insert(QStringLiteral("cpu"), QString::fromStdString(cpuModel()));
-    m.insert(QStringLiteral("hardware_threads"), int(std::thread::hardware_concurrency()));
-    m.insert(QStringLiteral("mem_total_bytes"), double(memTotalBytes()));
-    m.insert(QStringLiteral("eigen_simd"), QString::fromLatin1(Eigen::SimdInstructionSetsInUse()));
-    m.insert(QStringLiteral("quantscope_version"), QStringLiteral(QUANTSCOPE_VERSION));
-    return m;
 }
 
 /// Samples /proc/self/status every `periodMs` and keeps the peaks of RssAnon,
@@ -318,75 +197,6 @@ private:
     Peaks all_;
     std::thread thread_;
 };
-
-// ---------------------------------------------------------------------------
-
-DType parseDtype(const std::string& s) {
-    auto d = dtypeFromName(s);
-    if (!d) throw Error(QStringLiteral("--dtype must be F32, F16 or BF16 (found '%1')").arg(QString::fromStdString(s)));
-    return *d;
-}
-
-bench::SyntheticShape parseShape(const std::string& s) {
-    auto sh = bench::syntheticShape(s);
-    if (!sh)
-        throw Error(QStringLiteral("--shape: unknown shape '%1'; expected one of %2")
-                        .arg(QString::fromStdString(s), QString::fromStdString(bench::syntheticShapeNames())));
-    return *sh;
-}
-
-std::vector<int> randomTokens(size_t n, int vocab, uint64_t seed) {
-    SplitMix64 r(seed);
-    std::vector<int> t(n);
-    for (auto& x : t) x = int(r.next() % uint64_t(vocab));
-    return t;
-}
-
-void writeJson(const QJsonObject& o, const QString& path) {
-    const QByteArray bytes = QJsonDocument(o).toJson(QJsonDocument::Indented);
-    const QString dir = QFileInfo(path).absolutePath();
-    if (!QDir().mkpath(dir)) throw Error(QStringLiteral("%1: cannot create the output directory").arg(dir));
-    QFile f(path);
-    if (!f.open(QIODevice::WriteOnly | QIODevice::Truncate))
-        throw Error(QStringLiteral("%1: cannot write: %2").arg(path, f.errorString()));
-    f.write(bytes);
-    f.close();
-    std::fwrite(bytes.constData(), 1, size_t(bytes.size()), stdout);
-    std::fflush(stdout);
-    std::fprintf(stderr, "[bench] wrote %s\n", qPrintable(path));
-}
-
-QJsonObject configJson(const bench::SyntheticShape& s) {
-    QJsonObject o;
-    o.insert(QStringLiteral("name"), QString::fromStdString(s.name));
-    o.insert(QStringLiteral("hidden"), s.hidden);
-    o.insert(QStringLiteral("layers"), s.layers);
-    o.insert(QStringLiteral("heads"), s.heads);
-    o.insert(QStringLiteral("kv_heads"), s.kvHeads);
-    o.insert(QStringLiteral("intermediate"), s.intermediate);
-    o.insert(QStringLiteral("vocab"), s.vocab);
-    o.insert(QStringLiteral("max_positions"), s.maxPositions);
-    o.insert(QStringLiteral("tied"), s.tied);
-    o.insert(QStringLiteral("params"), double(s.totalParams()));
-    o.insert(QStringLiteral("linear_params"), double(s.linearParams()));
-    return o;
-}
-
-/// The checkpoint to benchmark: --checkpoint DIR (reused, must match the shape) or
-/// a freshly written synthetic one.
-bench::SyntheticShape shapeOfModel(const Model& m) {
-    bench::SyntheticShape s;
-    s.name = "(checkpoint)";
-    s.hidden = m.config.hiddenSize;
-    s.layers = m.config.numLayers;
-    s.heads = m.config.numHeads;
-    s.kvHeads = m.config.numKvHeads;
-    s.intermediate = m.config.intermediateSize;
-    s.vocab = m.config.vocabSize;
-    s.maxPositions = m.config.maxPositions;
-    s.tied = m.config.tiedEmbeddings;
-    return s;
-}
 
 // ---------------------------------------------------------------------------
 // SGEMM timing: exactly the expression the forward pass uses for a linear,
@@ -489,53 +299,21 @@ PeakRun measurePeak(const std::vector<GemmShape>& shapes, bool quiet) {
 // throughput
 
 int runThroughput(const Args& a) {
-    const DType dtype = parseDtype(a.dtype);
+    parseDtype(a.dtype);  // validate before any work
     if (a.threads > 0) setThreads(a.threads);
     const int nThreads = threads();
-    QJsonObject out;
-    out.insert(QStringLiteral("mode"), QStringLiteral("throughput"));
-    out.insert(QStringLiteral("timestamp_utc"), QDateTime::currentDateTimeUtc().toString(Qt::ISODate));
-    out.insert(QStringLiteral("machine"), machineJson());
-    out.insert(QStringLiteral("threads"), nThreads);
-    out.insert(QStringLiteral("loadavg_start"), QString::fromStdString(firstLine("/proc/loadavg")));
+    QJsonObject out = resultHeader("throughput");
 
-    // --- checkpoint ---
-    std::unique_ptr<QTemporaryDir> tmp;
-    QString ckpt = a.checkpoint;
-    double writeSeconds = 0;
-    if (ckpt.isEmpty()) {
-        const bench::SyntheticShape s = parseShape(a.shape);
-        tmp = std::make_unique<QTemporaryDir>(QDir::tempPath() + QStringLiteral("/quantscope-bench-XXXXXX"));
-        if (!tmp->isValid()) throw Error(QStringLiteral("cannot create a temporary directory: %1").arg(tmp->errorString()));
-        const int64_t need = int64_t(s.dataBytes(dtype)) + (int64_t(1) << 30);
-        const int64_t freeB = freeDiskBytes(tmp->path());
-        if (freeB >= 0 && freeB < need)
-            throw Error(QStringLiteral("%1: %2 GB free, the synthetic %3 %4 checkpoint needs %5 GB")
-                            .arg(tmp->path()).arg(double(freeB) / 1e9, 0, 'f', 1).arg(QString::fromStdString(s.name),
-                                 QString::fromStdString(a.dtype)).arg(double(need) / 1e9, 0, 'f', 1));
-        ckpt = tmp->path();
-        writeSeconds = bench::writeSyntheticCheckpoint(ckpt, s, dtype, a.seed, !a.quiet, a.fillThreads).seconds;
-    }
-    auto t0 = Clock::now();
-    std::shared_ptr<Model> model = loadModel(ckpt);
-    const double loadSeconds = since(t0);
-    const bench::SyntheticShape s = a.checkpoint.isEmpty() ? parseShape(a.shape) : shapeOfModel(*model);
+    // --- checkpoint: --checkpoint DIR or a synthetic one in a temporary directory ---
+    BenchModel bm = openBenchModel(a.checkpoint, a.shape, a.dtype, a.seed, !a.quiet, a.fillThreads);
+    std::shared_ptr<Model>& model = bm.model;
     const ModelConfig& c = model->config;
     const int T = a.seqlen;
     if (T < 2 || T > c.maxPositions)
         throw Error(QStringLiteral("--seqlen %1 must be in [2, %2] (the model's max_position_embeddings)").arg(T).arg(c.maxPositions));
     const int batch = a.batch > 0 ? a.batch : std::max(1, std::min(a.windows, 4096 / T));  // as evaluatePerplexity
     const int64_t R = int64_t(batch) * T;  // rows of a linear's input
-    {
-        QJsonObject ck;
-        ck.insert(QStringLiteral("path"), a.checkpoint.isEmpty() ? QStringLiteral("(temporary, deleted)") : ckpt);
-        ck.insert(QStringLiteral("dtype"), QString::fromStdString(a.dtype));
-        ck.insert(QStringLiteral("stored_bytes"), double(model->storedBytes()));
-        ck.insert(QStringLiteral("write_seconds"), writeSeconds);
-        ck.insert(QStringLiteral("load_seconds"), loadSeconds);
-        ck.insert(QStringLiteral("shape"), configJson(s));
-        out.insert(QStringLiteral("checkpoint"), ck);
-    }
+    out.insert(QStringLiteral("checkpoint"), bm.json());
 
     // --- SGEMM shapes: the model's own linears at [batch*seqlen, in] x [in, out],
     // the lm_head chunk perplexity uses (512 rows), and a large square ---
@@ -851,11 +629,7 @@ int runMemory(const Args& a) {
     MemSampler sampler(20);
     const DType dtype = parseDtype(a.dtype);
     if (a.threads > 0) setThreads(a.threads);
-    QJsonObject out;
-    out.insert(QStringLiteral("mode"), QStringLiteral("memory"));
-    out.insert(QStringLiteral("timestamp_utc"), QDateTime::currentDateTimeUtc().toString(Qt::ISODate));
-    out.insert(QStringLiteral("machine"), machineJson());
-    out.insert(QStringLiteral("threads"), threads());
+    QJsonObject out = resultHeader("memory");
 
     // removes a checkpoint this run created (unless --keep), also when the run fails
     struct Cleanup {
@@ -1022,14 +796,8 @@ int runMemory(const Args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    try {
+    return runMain("bench_eval", [&] {
         const Args a = parseArgs(argc, argv);
         return a.mode == "throughput" ? runThroughput(a) : runMemory(a);
-    } catch (const Error& e) {
-        std::fprintf(stderr, "bench_eval: error: %s\n", e.what());
-        return 2;
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "bench_eval: internal error: %s\n", e.what());
-        return 1;
-    }
+    });
 }

@@ -190,9 +190,29 @@ MatrixRM Forward::embed(const int* tokens, int batch, int seqlen) const {
 }
 
 void Forward::block(int i, MatrixRM& h, int batch, int seqlen, const LinearInputHook& hook) const {
-    const ModelConfig& c = model_.config;
+    const auto bw = weights(i);  // once: without the float cache this converts the block's weights
     const Block& blk = model_.blocks[size_t(i)];
+    attention(blk, *bw, h, batch, seqlen, hook);
+    MatrixRM y;
+    mlp(blk, *bw, h, y, hook);
+    h += y;
+}
+
+void Forward::blockMlp(int i, MatrixRM& h, const LinearInputHook& hook) const {
     const auto bw = weights(i);
+    MatrixRM y;
+    mlp(model_.blocks[size_t(i)], *bw, h, y, hook);
+    h += y;
+}
+
+void Forward::blockAttention(int i, MatrixRM& h, int batch, int seqlen, const LinearInputHook& hook) const {
+    attention(model_.blocks[size_t(i)], *weights(i), h, batch, seqlen, hook);
+}
+
+void Forward::attention(const Block& blk, const BlockWeights& bwr, MatrixRM& h, int batch, int seqlen,
+                        const LinearInputHook& hook) const {
+    const ModelConfig& c = model_.config;
+    const BlockWeights* bw = &bwr;
     const int nH = c.numHeads, nKV = c.numKvHeads, hd = c.headDim;
     const int group = nH / nKV;
     auto idx = [&](LinearKind k) {
@@ -268,10 +288,6 @@ void Forward::block(int i, MatrixRM& h, int batch, int seqlen, const LinearInput
     if (hook) hook(blk.linears[io], att);
     MatrixRM y;
     linearOf(blk.linears[io], att, *bw->w[io], bw->b[io], y);
-    h += y;
-
-    // --- MLP ---
-    mlp(blk, *bw, h, y, hook);
     h += y;
 }
 

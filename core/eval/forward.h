@@ -38,8 +38,12 @@ public:
 
     /// [batch*seqlen, hidden] embeddings of `tokens` (length batch*seqlen).
     MatrixRM embed(const int* tokens, int batch, int seqlen) const;
-    /// Runs decoder block `i` in place on `h`.
+    /// Runs decoder block `i` in place on `h`: blockAttention then blockMlp.
     void block(int i, MatrixRM& h, int batch, int seqlen, const LinearInputHook& hook = {}) const;
+    /// The attention half of block `i`: h += o_proj(attention(norm(h))).
+    void blockAttention(int i, MatrixRM& h, int batch, int seqlen, const LinearInputHook& hook = {}) const;
+    /// The MLP half of block `i`: h += mlp(norm(h)) (row-wise: needs no window layout).
+    void blockMlp(int i, MatrixRM& h, const LinearInputHook& hook = {}) const;
     /// Final norm (+ OPT project_out) -> [rows, embedDim]; lm_head is applied by logits().
     MatrixRM finalHidden(const MatrixRM& h) const;
     /// Logits of rows [r0, r0+n) of finalHidden output: [n, vocab].
@@ -61,6 +65,8 @@ public:
 private:
     struct BlockWeights;
     std::shared_ptr<const BlockWeights> weights(int i) const;
+    void attention(const Block& blk, const BlockWeights& bw, MatrixRM& h, int batch, int seqlen,
+                   const LinearInputHook& hook) const;
     void mlp(const Block& blk, const BlockWeights& bw, const MatrixRM& h, MatrixRM& y,
              const LinearInputHook& hook) const;
     const Model& model_;

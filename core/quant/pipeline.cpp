@@ -182,12 +182,30 @@ void transformBlock(const Forward& fwd, int bi, std::vector<InputGroup>& groups,
         return h;
     };
     const MatrixRM orgOut = runSub({});
+    // MLP groups: the attention half does not depend on their weights, so their
+    // searches start from its output (computed once the attention groups are folded)
+    MatrixRM mid;
+    auto isMlp = [](const InputGroup& g) {
+        const LinearKind k = g.members.front()->kind;
+        return k == LinearKind::Gate || k == LinearKind::Down || k == LinearKind::Fc1 || k == LinearKind::Fc2;
+    };
+    auto runFrom = [&](const InputGroup& g, const LinearInputHook& hook) {
+        if (!isMlp(g)) return runSub(hook);
+        ctx.check();
+        if (mid.size() == 0) {
+            mid = sub;
+            fwd.blockAttention(bi, mid, nW, P);
+        }
+        MatrixRM h = mid;
+        fwd.blockMlp(bi, h, hook);
+        return h;
+    };
     for (size_t gi = 0; gi < groups.size(); ++gi) {
         InputGroup& g = groups[gi];
         if (!gt[gi].awq || !g.foldable()) continue;
         const Linear* first = g.members.front();
         Eigen::VectorXd sumAbs = Eigen::VectorXd::Zero(first->inFeatures);
-        runSub([&](const Linear& l, const MatrixRM& x) {
+        runFrom(g, [&](const Linear& l, const MatrixRM& x) {
             if (&l == first) sumAbs += x.cwiseAbs().colwise().sum().transpose().cast<double>();
         });
         const Eigen::VectorXd meanAbs = sumAbs / double(sub.rows());
@@ -206,7 +224,7 @@ void transformBlock(const Forward& fwd, int bi, std::vector<InputGroup>& groups,
                 const LayerPlan& p = plans.at(g.members[k]);
                 if (planned(p)) g.members[k]->override = std::make_shared<const MatrixRM>(quantizeScaled(W[k], s, Quantizer(p.weight)));
             }
-            const MatrixRM out = runSub({});
+            const MatrixRM out = runFrom(g, {});
             const double loss = (out - orgOut).squaredNorm() / double(out.size());
             if (r == 0) base = loss;
             if (loss < best) best = loss, bestRatio = ratio, bestS = s;
@@ -266,7 +284,9 @@ QuantizeResult quantizeModel(const Model& model, const std::vector<int>& calibTo
         throw Error(QStringLiteral("calibration --seqlen %1 exceeds the model's max_position_embeddings %2").arg(T).arg(q.config.maxPositions));
 
     std::map<const Linear*, TransformInfo> info;
-    auto quantizeLinear = [&](Linear& l, int blockIndex, const LayerPlan& p, const Eigen::MatrixXd* H) {
+    // progress: block bi's input groups share its 1/nBlocks of the bar equally
+    auto groupEnd = [&](int bi, size_t gi, size_t nGroups) { return (double(bi) + double(gi + 1) / double(nGroups)) / nBlocks; };
+    auto quantizeLinear = [&](Linear& l, int blockIndex, const LayerPlan& p, const Eigen::MatrixXd* H, double lo, double hi) {
         const auto t0 = Clock::now();
         LayerResult r;
         r.name = l.name;
@@ -288,7 +308,11 @@ QuantizeResult quantizeModel(const Model& model, const std::vector<int>& calibTo
         MatrixRM Wq;
         if (p.method == QuantMethod::Gptq) {
             Q_ASSERT(H);
-            GptqResult g = gptqQuantize(W, *H, quantizer, p.gptq, ctx);
+            JobContext sub;  // GPTQ's column progress, mapped into this group's share of the bar
+            sub.cancel = ctx.cancel;
+            if (ctx.progress)
+                sub.progress = [&](double f, const std::string& m) { ctx.report(lo + f * (hi - lo), l.name + ": " + m); };
+            GptqResult g = gptqQuantize(W, *H, quantizer, p.gptq, sub);
             r.gptqLoss = g.loss;
             Wq = std::move(g.weight);
         } else {
@@ -310,8 +334,7 @@ QuantizeResult quantizeModel(const Model& model, const std::vector<int>& calibTo
     auto reportGroup = [&](int bi, size_t gi, size_t nGroups, const std::vector<Linear*>& ls) {
         std::string names;
         for (const Linear* l : ls) names += (names.empty() ? "" : ", ") + l->name;
-        ctx.report((double(bi) + double(gi + 1) / double(nGroups)) / nBlocks,
-                   "block " + std::to_string(bi + 1) + "/" + std::to_string(nBlocks) + ": " + names);
+        ctx.report(groupEnd(bi, gi, nGroups), "block " + std::to_string(bi + 1) + "/" + std::to_string(nBlocks) + ": " + names);
     };
 
     if (!needCalib) {
@@ -321,7 +344,7 @@ QuantizeResult quantizeModel(const Model& model, const std::vector<int>& calibTo
             for (size_t gi = 0; gi < groups.size(); ++gi) {
                 for (Linear* l : groups[gi].members) {
                     const LayerPlan& p = plans.at(l);
-                    if (planned(p)) quantizeLinear(*l, bi, p, nullptr);
+                    if (planned(p)) quantizeLinear(*l, bi, p, nullptr, 0, 0);
                     setActivation(*l, p);
                 }
                 reportGroup(bi, gi, groups.size(), groups[gi].members);
@@ -361,9 +384,13 @@ QuantizeResult quantizeModel(const Model& model, const std::vector<int>& calibTo
                         if (&l == todo.front()) acc->add(x, x.rows() / T);
                     });
                 res.calibrationSeconds += since(tc);
-                for (Linear* l : todo) {
+                const double glo = gi ? groupEnd(bi, gi - 1, groups.size()) : double(bi) / nBlocks, ghi = groupEnd(bi, gi, groups.size());
+                for (size_t k = 0; k < todo.size(); ++k) {
+                    Linear* l = todo[k];
                     const LayerPlan& p = plans.at(l);
-                    if (planned(p)) quantizeLinear(*l, bi, p, acc ? &acc->hessian() : nullptr);
+                    const double step = (ghi - glo) / double(todo.size());  // each member its share of the group's
+                    if (planned(p))
+                        quantizeLinear(*l, bi, p, acc ? &acc->hessian() : nullptr, glo + double(k) * step, glo + double(k + 1) * step);
                     setActivation(*l, p);  // later groups and blocks see quantized activations
                 }
                 reportGroup(bi, gi, groups.size(), todo);

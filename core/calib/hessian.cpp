@@ -5,10 +5,12 @@
 // The running update is the reference's, step for step:
 //     H *= n / (n + s);  n += s;  X = sqrt(2 / n) · X;  H += XᵀX
 // so after any sequence of batches H = 2/N · Σ XᵀX with N = Σ samples (GPTQ counts
-// sequences, not tokens). XᵀX is a symmetric rank-k update of the lower triangle
-// (half the flops of a GEMM), mirrored to the upper triangle after each batch.
+// sequences, not tokens). XᵀX is accumulated for the lower triangle only (about
+// half the flops of a GEMM), in parallel column panels, and mirrored to the upper
+// triangle after each batch.
 #include "calib/hessian.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -50,7 +52,16 @@ void HessianAccumulator::add(const MatrixRM& x, int64_t samples) {
     // X = sqrt(2/n) · X (double); H += XᵀX
     const double f = std::sqrt(2.0 / double(n_));
     Eigen::MatrixXd xd = x.cast<double>() * f;  // [tokens, in], column-major
-    h_.selfadjointView<Eigen::Lower>().rankUpdate(xd.transpose(), 1.0);
+    // Lower triangle in column panels: panel [c0, c0+w) gets rows [c0, in) from one
+    // GEMM. Panels run in parallel (Eigen's own rank update is single-threaded),
+    // each by one thread, so the result does not depend on the thread count.
+    const int64_t panel = 64;
+    const int64_t nPanels = (in + panel - 1) / panel;
+#pragma omp parallel for schedule(dynamic, 1) if (nPanels > 1 && x.rows() * in > 65536)
+    for (int64_t p = 0; p < nPanels; ++p) {
+        const int64_t c0 = p * panel, w = std::min(panel, in - c0);
+        h_.block(c0, c0, in - c0, w).noalias() += xd.middleCols(c0, in - c0).transpose() * xd.middleCols(c0, w);
+    }
     h_.triangularView<Eigen::StrictlyUpper>() = h_.transpose();
 }
 

@@ -356,33 +356,63 @@ QuantizeResult quantizeModel(const Model& model, const std::vector<int>& calibTo
         MatrixRM inps = fwd.embed(calibTokens.data(), N, T);
         res.calibrationSeconds += since(tEmbed);
         const int batch = std::max(1, std::min(N, 4096 / T));  // windows per forward batch
-        // runs block bi over all windows; hook gets each linear's input
-        auto runBlock = [&](int bi, MatrixRM* outs, const LinearInputHook& hook) {
+        // Each group's Hessian needs the block only up to the group's input: a
+        // hook stops the pass there (StopPass). The state after the attention half
+        // (`mid`, all windows) is computed once the attention groups are quantized
+        // and serves the MLP groups and the block output, so a block costs about two
+        // forward passes instead of one per group plus one.
+        struct StopPass {};
+        MatrixRM mid;       // [N*T, hidden] after the attention half; becomes the block output
+        bool midValid = false;
+        auto forBatches = [&](const std::function<void(int64_t r0, int64_t rows, int nb)>& fn) {
             for (int w0 = 0; w0 < N; w0 += batch) {
                 ctx.check();
                 const int nb = std::min(batch, N - w0);
-                MatrixRM h = inps.middleRows(int64_t(w0) * T, int64_t(nb) * T);
-                fwd.block(bi, h, nb, T, hook);
-                if (outs) outs->middleRows(int64_t(w0) * T, int64_t(nb) * T) = h;
+                fn(int64_t(w0) * T, int64_t(nb) * T, nb);
             }
         };
+        auto computeMid = [&](int bi) {
+            if (midValid) return;
+            mid.resize(inps.rows(), inps.cols());
+            forBatches([&](int64_t r0, int64_t rows, int nb) {
+                MatrixRM h = inps.middleRows(r0, rows);
+                fwd.blockAttention(bi, h, nb, T);
+                mid.middleRows(r0, rows) = h;
+            });
+            midValid = true;
+        };
+        auto isMlp = [](LinearKind k) { return k == LinearKind::Gate || k == LinearKind::Up || k == LinearKind::Down || k == LinearKind::Fc1 || k == LinearKind::Fc2; };
         for (int bi = 0; bi < nBlocks; ++bi) {
             Block& blk = q.blocks[size_t(bi)];
             auto groups = inputGroups(blk, q.config);
             const auto tt = Clock::now();
             transformBlock(fwd, bi, groups, plans, inps, N, T, info, ctx);
             res.transformSeconds += since(tt);
+            midValid = false;
             for (size_t gi = 0; gi < groups.size(); ++gi) {
                 const std::vector<Linear*>& todo = groups[gi].members;
+                const bool mlpGroup = isMlp(todo.front()->kind);
                 // one Hessian per group: its members read the same input
                 std::optional<HessianAccumulator> acc;
                 for (Linear* l : todo)
                     if (plans.at(l).method != QuantMethod::None && !acc) acc.emplace(l->inFeatures);
                 const auto tc = Clock::now();
-                if (acc)
-                    runBlock(bi, nullptr, [&](const Linear& l, const MatrixRM& x) {
-                        if (&l == todo.front()) acc->add(x, x.rows() / T);
+                if (acc) {
+                    const LinearInputHook hook = [&](const Linear& l, const MatrixRM& x) {
+                        if (&l != todo.front()) return;
+                        acc->add(x, x.rows() / T);
+                        throw StopPass{};
+                    };
+                    if (mlpGroup) computeMid(bi);
+                    forBatches([&](int64_t r0, int64_t rows, int nb) {
+                        MatrixRM h = (mlpGroup ? mid : inps).middleRows(r0, rows);
+                        try {
+                            if (mlpGroup) fwd.blockMlp(bi, h, hook);
+                            else fwd.blockAttention(bi, h, nb, T, hook);
+                        } catch (const StopPass&) {
+                        }
                     });
+                }
                 res.calibrationSeconds += since(tc);
                 const double glo = gi ? groupEnd(bi, gi - 1, groups.size()) : double(bi) / nBlocks, ghi = groupEnd(bi, gi, groups.size());
                 for (size_t k = 0; k < todo.size(); ++k) {
@@ -393,13 +423,19 @@ QuantizeResult quantizeModel(const Model& model, const std::vector<int>& calibTo
                         quantizeLinear(*l, bi, p, acc ? &acc->hessian() : nullptr, glo + double(k) * step, glo + double(k + 1) * step);
                     setActivation(*l, p);  // later groups and blocks see quantized activations
                 }
+                if (!mlpGroup) midValid = false;  // the attention half changed
                 reportGroup(bi, gi, groups.size(), todo);
             }
-            // outputs of the quantized block feed the next one
+            // outputs of the quantized block feed the next one: the MLP half on `mid`, in place
             const auto tc = Clock::now();
-            MatrixRM outs(inps.rows(), inps.cols());
-            runBlock(bi, &outs, {});
-            inps.swap(outs);
+            computeMid(bi);
+            forBatches([&](int64_t r0, int64_t rows, int) {
+                MatrixRM h = mid.middleRows(r0, rows);
+                fwd.blockMlp(bi, h);
+                mid.middleRows(r0, rows) = h;
+            });
+            inps.swap(mid);
+            midValid = false;
             res.calibrationSeconds += since(tc);
         }
     }

@@ -122,6 +122,12 @@ void writeCheckpoint(const QString& dir, const Fixture& f,
     qs::writeSafetensors(dir + QStringLiteral("/model.safetensors"), ts, {{"format", "pt"}});
 }
 
+/// Writes the fixture's checkpoint into `dir` and loads it.
+std::shared_ptr<qs::Model> writeAndLoad(const QString& dir, const Fixture& f) {
+    writeCheckpoint(dir, f);
+    return qs::loadModel(dir);
+}
+
 struct Cmp {
     double maxDiff = 0, maxRel = 0;  // rel: diff / max(1, |golden|)
     int worstRow = -1, worstCol = -1;
@@ -307,8 +313,7 @@ private Q_SLOTS:
         const Fixture fx = loadFixture(path);
         QTemporaryDir dir;
         QVERIFY(dir.isValid());
-        writeCheckpoint(dir.path(), fx);
-        auto model = qs::loadModel(dir.path());
+        auto model = writeAndLoad(dir.path(), fx);
         qs::Forward fwd(*model);
         qs::KvCache cache = fwd.makeCache(fx.batch, fx.seqlen);
         qs::MatrixRM all(fx.rows, fx.vocab);
@@ -334,8 +339,7 @@ private Q_SLOTS:
         const Fixture fx = loadFixture(path);
         QTemporaryDir dir;
         QVERIFY(dir.isValid());
-        writeCheckpoint(dir.path(), fx);
-        auto model = qs::loadModel(dir.path());
+        auto model = writeAndLoad(dir.path(), fx);
         qs::Model q = *model;
         const qs::Quantizer quant(*qs::QuantFormat::parse("int3-g16"));
         for (auto& b : q.blocks)
@@ -365,8 +369,7 @@ private Q_SLOTS:
         const Fixture fx = loadFixture(path);
         QTemporaryDir dir;
         QVERIFY(dir.isValid());
-        writeCheckpoint(dir.path(), fx);
-        auto model = qs::loadModel(dir.path());
+        auto model = writeAndLoad(dir.path(), fx);
         qs::Model q = *model;
         qs::SplitMix64 rng(42);
         int folded = 0;
@@ -454,8 +457,7 @@ private Q_SLOTS:
         fx.config.insert(QStringLiteral("rope_scaling"), QJsonValue::Null);
         QTemporaryDir dir;
         QVERIFY(dir.isValid());
-        writeCheckpoint(dir.path(), fx);
-        auto model = qs::loadModel(dir.path());
+        auto model = writeAndLoad(dir.path(), fx);
         QCOMPARE(model->config.ropeTheta, rp.value(QLatin1String("rope_theta")).toDouble());
         const qs::MatrixRM logits = qs::Forward(*model).run(fx.tokens, fx.batch, fx.seqlen);
         CHECK_LOGITS(logits, fx, 0, fx.caseName + QStringLiteral(" (legacy rope_theta config)"));

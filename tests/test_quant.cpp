@@ -7,6 +7,7 @@
 #include <QtTest>
 
 #include "calib/calibration.h"
+#include "eval/forward.h"
 #include "eval/perplexity.h"
 #include "eval/textdata.h"
 #include "model/demo.h"
@@ -123,6 +124,117 @@ private Q_SLOTS:
         }
         QVERIFY2(eg < er, qPrintable(QStringLiteral("summed relative output error: gptq %1, rtn %2").arg(eg).arg(er)));
         QVERIFY(gptq.calibrationSeconds > 0 && gptq.quantizeSeconds > 0);
+    }
+
+    /// lm_head and the embedding table: float unless asked; RTN exact, used by
+    /// the forward pass, counted in avg bits; GPTQ on lm_head with the final
+    /// hidden states' Hessian beats RTN's predicted error.
+    void lmHeadAndEmbeddingsOnlyWhenAsked() {
+        const Demo& d = demo();
+        const Model& m = *d.model;
+        const QuantizeResult plain = quantizeModel(m, {}, CalibOptions{}, uniform(QuantMethod::Rtn, "int4"));
+        QVERIFY(!plain.model->lmHeadOverride && !plain.model->embedOverride);
+        for (const LayerResult& l : plain.layers) QVERIFY(l.block >= 0);
+
+        OuterPlans o;
+        LayerPlan e;
+        e.method = QuantMethod::Rtn;
+        e.weight = *QuantFormat::parse("int4-g32");
+        o.embedTokens = e;
+        LayerPlan h = e;
+        h.weight = *QuantFormat::parse("int8");
+        o.lmHead = h;
+        const QuantizeResult r = quantizeModel(m, {}, CalibOptions{}, uniform(QuantMethod::None, "int4"), {}, o);
+        QVERIFY(!m.embedOverride && !m.lmHeadOverride && !hasOverrides(*r.model));
+        QVERIFY(r.model->embedOverride && r.model->lmHeadOverride);
+        QVERIFY(*r.model->embedOverride == Quantizer(e.weight).fakeQuantize(m.embedTokens.matrix()));
+        QVERIFY(*r.model->lmHeadOverride == Quantizer(h.weight).fakeQuantize(m.lmHead.matrix()));
+        QCOMPARE(int(r.layers.size()), 2);
+        QCOMPARE(r.layers[0].name, std::string(kEmbedTokensName));
+        QCOMPARE(r.layers[1].name, std::string(kLmHeadName));
+        QCOMPARE(r.layers[0].block, -1);
+        const double V = double(m.config.vocabSize), H = double(m.embedTokens.logicalCols());
+        const double want = (e.weight.bitsPerWeight(int64_t(H)) + h.weight.bitsPerWeight(int64_t(H))) / 2;
+        QVERIFY2(std::abs(r.avgBits - want) < 1e-12, qPrintable(QStringLiteral("%1 vs %2").arg(r.avgBits).arg(want)));
+        QCOMPARE(r.quantizedParams, int64_t(2 * V * H));
+        // the forward pass reads the quantized table and head
+        const Forward f(*r.model);
+        const std::vector<int> toks = {1, 5, 7, 5};
+        const MatrixRM x = f.embed(toks.data(), 1, 4);
+        for (int i = 0; i < 4; ++i) QVERIFY(x.row(i) == r.model->embedOverride->row(toks[size_t(i)]));
+        const MatrixRM fh = f.finalHidden(x);
+        const MatrixRM want2 = fh * r.model->lmHeadOverride->transpose();
+        QVERIFY((f.logits(fh) - want2).cwiseAbs().maxCoeff() < 1e-4f);
+        QVERIFY((Forward(m).logits(fh) - want2).cwiseAbs().maxCoeff() > 1e-4f);
+
+        // GPTQ vs RTN on lm_head (3 bits), same calibration, blocks float
+        const std::vector<int> ids = d.tokenizer->encodeForModel(d.evalText);
+        CalibOptions c;
+        c.nsamples = 8;
+        c.seqlen = 256;
+        const std::vector<int> calib = sampleCalibration(ids, c);
+        OuterPlans og, orr;
+        og.lmHead = orr.lmHead = h;
+        og.lmHead->method = QuantMethod::Gptq;
+        og.lmHead->weight = orr.lmHead->weight = *QuantFormat::parse("int3-g32");
+        const QuantizeResult rg = quantizeModel(m, calib, c, uniform(QuantMethod::None, "int4"), {}, og);
+        const QuantizeResult rr = quantizeModel(m, calib, c, uniform(QuantMethod::None, "int4"), {}, orr);
+        QCOMPARE(int(rg.layers.size()), 1);
+        const LayerResult& lg = rg.layers[0];
+        const LayerResult& lr = rr.layers[0];
+        QCOMPARE(lg.name, std::string(kLmHeadName));
+        QVERIFY(std::isfinite(lg.gptqLoss) && std::isfinite(lr.relOutputError));
+        QVERIFY2(lg.relOutputError < lr.relOutputError,
+                 qPrintable(QStringLiteral("lm_head predicted error: gptq %1, rtn %2").arg(lg.relOutputError).arg(lr.relOutputError)));
+        EvalOptions eo;
+        eo.seqlen = 256;
+        const double pg = evaluatePerplexity(*rg.model, ids, eo).ppl, pr = evaluatePerplexity(*rr.model, ids, eo).ppl;
+        qInfo("lm_head int3-g32 on the demo: gptq rel. error %.4g ppl %.4f, rtn rel. error %.4g ppl %.4f", lg.relOutputError, pg,
+              lr.relOutputError, pr);
+        QVERIFY(pg < pr);
+        // SmoothQuant/AWQ and GPTQ on the lookup table are refused
+        OuterPlans bad;
+        bad.embedTokens = h;
+        bad.embedTokens->method = QuantMethod::Gptq;
+        QVERIFY_THROWS_EXCEPTION(Error, quantizeModel(m, calib, c, uniform(QuantMethod::None, "int4"), {}, bad));
+        bad = OuterPlans{};
+        bad.lmHead = h;
+        bad.lmHead->awq = true;
+        QVERIFY_THROWS_EXCEPTION(Error, quantizeModel(m, calib, c, uniform(QuantMethod::None, "int4"), {}, bad));
+    }
+
+    /// Tied embeddings: quantizing only lm_head (or only the table) saves an
+    /// untied checkpoint that evaluates the same; both by the same RTN stay tied.
+    void tiedEmbeddingsSaveUntiedWhenTheyDiffer() {
+        Model t = *demo().model;
+        t.lmHead = t.embedTokens;
+        t.config.tiedEmbeddings = true;
+        LayerPlan rtn;
+        rtn.method = QuantMethod::Rtn;
+        rtn.weight = *QuantFormat::parse("int4-g32");
+        const std::vector<int> toks = {3, 9, 4, 4, 12, 1};
+        auto logitsOf = [&](const Model& m) {
+            const Forward f(m);
+            return f.logits(f.finalHidden(f.embed(toks.data(), 1, int(toks.size()))));
+        };
+        QTemporaryDir dir;
+        for (int which = 0; which < 3; ++which) {  // 0: lm_head only, 1: table only, 2: both (same RTN)
+            OuterPlans o;
+            if (which != 1) o.lmHead = rtn;
+            if (which != 0) o.embedTokens = rtn;
+            const QuantizeResult r = quantizeModel(t, {}, CalibOptions{}, uniform(QuantMethod::None, "int4"), {}, o);
+            const QString out = dir.filePath(QStringLiteral("tied%1").arg(which));
+            saveHfModel(*r.model, out, {});
+            auto back = loadModel(out);
+            const bool stillTied = back->lmHead.ref.data == back->embedTokens.ref.data;
+            QCOMPARE(stillTied, which == 2);
+            QCOMPARE(back->config.tiedEmbeddings, which == 2);
+            const MatrixRM fq = Quantizer(rtn.weight).fakeQuantize(t.embedTokens.matrix());
+            QVERIFY(back->lmHead.matrix() == (which == 1 ? t.embedTokens.matrix() : fq));
+            QVERIFY(back->embedTokens.matrix() == (which == 0 ? t.embedTokens.matrix() : fq));
+            const MatrixRM a = logitsOf(*r.model), b = logitsOf(*back);
+            QVERIFY2((a - b).cwiseAbs().maxCoeff() < 1e-4f, qPrintable(QStringLiteral("case %1").arg(which)));
+        }
     }
 
     void gptqWithMxFormatRuns() {

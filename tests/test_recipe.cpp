@@ -248,6 +248,20 @@ private Q_SLOTS:
                                       << "bad.json: invalid JSON at line 2, column";
         QTest::newRow("not an object") << QByteArray("[1]") << "bad.json: expected a JSON object at the top level";
         QTest::newRow("description type") << withV1(q("'description': 3")) << "description: expected a string, found 3";
+        QTest::newRow("lm_head awq") << withV1(q("'lm_head': {'method': 'awq+gptq', 'wformat': 'int8'}"))
+                                     << "lm_head.method: SmoothQuant and AWQ do not apply outside the decoder blocks; expected rtn, gptq or none";
+        QTest::newRow("embed gptq") << withV1(q("'embed_tokens': {'method': 'gptq', 'wformat': 'int8'}"))
+                                    << "embed_tokens.method: the embedding table is a lookup without an input Hessian; expected rtn or none";
+        QTest::newRow("lm_head without wformat") << withV1(q("'lm_head': {'method': 'rtn'}"))
+                                                 << "lm_head.wformat: missing; name the format lm_head is quantized to";
+        QTest::newRow("lm_head rtn with damp") << withV1(q("'lm_head': {'method': 'rtn', 'wformat': 'int8', 'damp': 0.1}"))
+                                               << "lm_head.damp: applies to gptq only, but lm_head.method is rtn";
+        QTest::newRow("embed aformat") << withV1(q("'embed_tokens': {'wformat': 'int8', 'aformat': 'int8'}"))
+                                       << "embed_tokens.aformat: the embedding table is a lookup; it has no input to quantize";
+        QTest::newRow("embed unknown key") << withV1(q("'embed_tokens': {'wformat': 'int8', 'group': 32}"))
+                                           << "embed_tokens.group: unknown key \"group\"; valid keys: method, wformat";
+        QTest::newRow("lm_head type") << withV1(q("'lm_head': 'int8'")) << "lm_head: expected an object, found \"int8\"";
+        QTest::newRow("lm_head bad format") << withV1(q("'lm_head': {'wformat': 'int1'}")) << "lm_head.wformat: unknown format 'int1'";
     }
     void validationErrorsNameTheirPath() {
         QFETCH(QByteArray, json);
@@ -320,6 +334,50 @@ private Q_SLOTS:
         QCOMPARE(j["quantscope_recipe"].toInt(), 1);
         // a different recipe compares unequal
         QVERIFY(!(c == Recipe::load(fixture("rtn_mixed.json"))));
+    }
+
+    /// lm_head / embed_tokens sections: float unless named, layer patterns never reach them.
+    void outerSections() {
+        const Recipe none = Recipe::parse(withV1(q("'layers': [{'match': '*', 'wformat': 'int2'}]")));
+        QVERIFY(!none.outerPlans().lmHead && !none.outerPlans().embedTokens);
+        const Recipe r = Recipe::parse(withV1(q(
+            "'defaults': {'method': 'rtn', 'wformat': 'int4'},\n"
+            "'layers': [{'match': '*', 'wformat': 'int2'}],\n"
+            "'lm_head': {'method': 'gptq', 'wformat': 'int8-g128', 'damp': 0.05, 'aformat': 'mxint8'},\n"
+            "'embed_tokens': {'wformat': 'INT6'}")));
+        const OuterPlans o = r.outerPlans();
+        QVERIFY(o.lmHead && o.embedTokens);
+        QCOMPARE(o.lmHead->method, QuantMethod::Gptq);
+        QCOMPARE(o.lmHead->weight.name(), std::string("int8-g128"));
+        QCOMPARE(o.lmHead->gptq.percDamp, 0.05);
+        QCOMPARE(o.lmHead->activation.name(), std::string("mxint8"));
+        QCOMPARE(o.embedTokens->method, QuantMethod::Rtn);
+        QCOMPARE(o.embedTokens->weight.name(), std::string("int6"));
+        QCOMPARE(r.planFor("lm_head").weight.name(), std::string("int2"));  // planFor is for block linears only
+        // lm_head GPTQ needs calibration even when every linear is RTN
+        QVERIFY(r.needsCalibration(*qs::makeDemo(DemoOptions{.sampleWindows = 1}).model));
+        // the lm_head method defaults to the defaults' rounding, GPTQ options inherited
+        const Recipe g = Recipe::parse(withV1(q("'defaults': {'method': 'smoothquant+gptq', 'damp': 0.2}, 'lm_head': {'wformat': 'int8'}")));
+        QCOMPARE(g.outerPlans().lmHead->method, QuantMethod::Gptq);
+        QVERIFY(!g.outerPlans().lmHead->smoothQuant);
+        QCOMPARE(g.outerPlans().lmHead->gptq.percDamp, 0.2);
+        // canonical round trip
+        for (const Recipe* x : {&r, &g}) {
+            const Recipe b = Recipe::parse(x->toJsonBytes(), QStringLiteral("roundtrip"));
+            QCOMPARE(b.toJsonBytes(), x->toJsonBytes());
+            QVERIFY(b == *x);
+        }
+        QCOMPARE(r.toJson()["embed_tokens"].toObject(), (QJsonObject{{"method", "rtn"}, {"wformat", "int6"}}));
+        // setOuterPlans (the CLI flags) keeps the recipe canonical
+        Recipe u = Recipe::fromUniform(defaultRecipePlan(), CalibOptions{});
+        OuterPlans set;
+        set.lmHead = defaultRecipePlan();
+        set.lmHead->method = QuantMethod::Rtn;
+        set.lmHead->gptq.percDamp = 0.3;  // does not apply to rtn: dropped
+        u.setOuterPlans(set);
+        QVERIFY(u.outerPlans().lmHead && !u.outerPlans().embedTokens);
+        QCOMPARE(u.outerPlans().lmHead->gptq.percDamp, GptqOptions{}.percDamp);
+        QCOMPARE(Recipe::parse(u.toJsonBytes()).toJsonBytes(), u.toJsonBytes());
     }
 
     /// Transform steps and their options: per-layer, canonical, round-tripping.
@@ -530,6 +588,9 @@ private Q_SLOTS:
              "--recipe cannot be combined with --method, --act-order"},
             {{"quantize", "--model", demo_, "--recipe", fixture("invalid.json")}, "layers[2].wformat: unknown format 'int9'"},
             {{"quantize", "--model", demo_, "--recipe", fixture("nope.json")}, "cannot read recipe"},
+            {{"quantize", "--model", demo_, "--recipe", fixture("rtn_mixed.json"), "--lm-head-format", "int8"},
+             "--recipe cannot be combined with --lm-head-format"},
+            {{"quantize", "--model", demo_, "--method", "rtn", "--lm-head-format", "int9"}, "--lm-head-format: unknown weight format 'int9'"},
             {{"quantize", "--model", demo_, "--recipe", fixture("mixed_gptq.json")}, "--calib is required"},
         };
         for (const Case& c : cases) {

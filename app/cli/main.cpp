@@ -10,6 +10,10 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QCryptographicHash>
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
 
 #include "calib/calibration.h"
 #include "compute/threads.h"
@@ -22,6 +26,7 @@
 #include "recipe/recipe.h"
 #include "model/tokenizer.h"
 #include "util/error.h"
+#include "store/store.h"
 
 using namespace qs;
 
@@ -42,17 +47,23 @@ const char* kUsage =
     "            [--static-groups] [--damp 0.01] [--wformat int|mxint8|mxint4|mxfp8_e4m3|mxfp8_e5m2|\n"
     "            mxfp6_e3m2|mxfp6_e2m3|mxfp4] [--aformat none|int8|mxint8|mxfp8_e4m3|...]) [--eval PATH]... [--eval-seqlen N] [--max-windows N]\n"
     "            [--smoothquant-alpha 0.5] [--awq-grid 20] [--awq-no-clip] [--awq-tokens 8192]\n"
-    "            [--compare-fp] [--save DIR] [--json]\n"
+    "            [--lm-head-format F] [--embed-format F]  (lm_head / embeddings stay float unless given)\n"
+    "            [--compare-fp] [--save DIR] [--json] [--db PATH | --no-db]\n"
     "            M: steps joined by '+' in the order smoothquant, awq, then rtn|gptq|none (default rtn),\n"
     "            e.g. rtn, gptq, awq, awq+gptq, smoothquant+gptq, smoothquant+awq+gptq, smoothquant+none\n"
     "  demo      evaluate the built-in synthetic demo model, or write it to disk with --out DIR\n"
+    "  runs      list the runs of the experiment log  [--db PATH] [--model SUBSTR] [--status S] [--json]\n"
+    "            or one run with its recipe and results  --show ID [--db PATH] [--json]\n"
     "\n"
     "--model accepts a Hugging Face directory (config.json + model.safetensors or a\n"
     "sharded index), a .safetensors file, a llama2.c .bin, or 'demo'.\n"
     "--data accepts a .jsonl file of {\"text\": ...} rows (joined with \"\\n\\n\") or a UTF-8 text file.\n"
     "--threads N sets the compute threads (default: all cores).\n"
     "--recipe FILE: a JSON recipe (\"quantscope_recipe\": 1) with defaults and per-layer overrides;\n"
-    "its calibration settings are defaults that --nsamples/--seqlen/--seed override.\n";
+    "its calibration settings are defaults that --nsamples/--seqlen/--seed override.\n"
+    "Experiment log: every quantize run is logged in SQLite when it starts and when it ends, in --db PATH,\n"
+    "else $QUANTSCOPE_DB, else <app data>/quantscope.sqlite (--no-db: not logged). A run whose process was\n"
+    "killed is marked 'interrupted' the next time the log is opened.\n";
 
 struct Loaded {
     std::shared_ptr<Model> model;
@@ -240,7 +251,124 @@ QuantFormat weightFormatFromOptions(const QCommandLineParser& p) {
     return *f;
 }
 
-int cmdQuantize(QCommandLineParser& p) {
+// --- experiment log (core/store) ---------------------------------------------
+
+/// --db PATH, else $QUANTSCOPE_DB, else <app data>/quantscope.sqlite; empty with --no-db.
+QString runLogPath(const QCommandLineParser& p) {
+    if (p.isSet(QStringLiteral("db")) && p.isSet(QStringLiteral("no-db")))
+        throw Error(QStringLiteral("--db and --no-db exclude each other"));
+    if (p.isSet(QStringLiteral("no-db"))) return {};
+    if (p.isSet(QStringLiteral("db"))) {
+        const QString d = p.value(QStringLiteral("db"));
+        if (d.isEmpty()) throw Error(QStringLiteral("--db: expected the path of an SQLite file"));
+        return d;
+    }
+    return ExperimentStore::defaultPath();
+}
+
+QString absoluteIfExists(const QString& path) {
+    const QFileInfo fi(path);
+    return fi.exists() ? fi.absoluteFilePath() : path;
+}
+
+QString fileSha256(const QString& path) {
+    QFile f(path);
+    QCryptographicHash h(QCryptographicHash::Sha256);
+    if (!f.open(QIODevice::ReadOnly) || !h.addData(&f))
+        throw Error(QStringLiteral("%1: cannot read the calibration file to hash it: %2").arg(path, f.errorString()));
+    return QString::fromLatin1(h.result().toHex());
+}
+
+/// The experiment-log record of one quantize run: opened before the work (a bad
+/// --db fails fast), the run logged as "running" once the model is loaded, and
+/// ended with its results (finish) or its error (fail).
+class RunLog {
+public:
+    explicit RunLog(const QCommandLineParser& p) {
+        const QString path = runLogPath(p);
+        if (!path.isEmpty()) store_ = std::make_unique<ExperimentStore>(path);
+    }
+
+    void begin(const Model& m, const std::string& hash, const QString& calibPath, const CalibOptions& calib, const Recipe& recipe) {
+        if (!store_) return;
+        RunStart s;
+        const QString modelPath = m.format == QLatin1String("demo") ? m.path : absoluteIfExists(m.path);
+        s.modelId = store_->addModel(modelPath, QString::fromStdString(hash), m.format, m.config.toJson(),
+                                     m.numParams());
+        if (!calibPath.isEmpty())
+            s.calibrationId = store_->addCalibrationSet(absoluteIfExists(calibPath), calib.nsamples, calib.seqlen, calib.seed,
+                                                        fileSha256(calibPath));
+        s.recipeId = store_->addRecipe(recipe.toJson());  // the recipe as applied (calibration settings included)
+        s.device = QStringLiteral("CPU, %1 threads").arg(qs::threads());
+        QJsonArray argv;
+        for (const QString& a : QCoreApplication::arguments()) argv.append(a);
+        s.params = QJsonObject{{"command", "quantize"}, {"argv", argv}, {"cwd", QDir::currentPath()}, {"threads", qs::threads()}};
+        runId_ = store_->beginRun(s);
+        std::fprintf(stderr, "experiment log: run %lld in %s\n", (long long)runId_, store_->path().toStdString().c_str());
+    }
+
+    /// Logs the results of the run's JSON output (eval, layers, timings, avg_bits)
+    /// and adds "run_id" and "db" to it.
+    void finish(QJsonObject& out) {
+        if (!store_ || runId_ == 0) return;
+        RunOutcome o;
+        o.status = QStringLiteral("finished");
+        o.timings = out.value(QStringLiteral("timings")).toObject();
+        o.avgBits = out.value(QStringLiteral("avg_bits")).toDouble();
+        for (const QJsonValue& v : out.value(QStringLiteral("eval")).toArray()) {
+            QJsonObject e = v.toObject();
+            DatasetResultRow d;
+            d.dataPath = absoluteIfExists(e.take(QStringLiteral("data")).toString());
+            d.ppl = e.take(QStringLiteral("ppl")).toDouble();
+            d.tokens = e.take(QStringLiteral("tokens")).toInteger();
+            d.windows = e.take(QStringLiteral("windows")).toInt();
+            d.seqlen = e.take(QStringLiteral("seqlen")).toInt();
+            d.extra = e;  // fp_ppl, kl_mean, top1_agreement
+            o.datasets.push_back(d);
+        }
+        for (const QJsonValue& v : out.value(QStringLiteral("layers")).toArray()) {
+            const QJsonObject e = v.toObject();
+            LayerResultRow r;
+            r.layerName = e.value(QStringLiteral("name")).toString();
+            r.block = e.value(QStringLiteral("block")).toInt();
+            r.method = e.value(QStringLiteral("method")).toString();
+            r.format = e.value(QStringLiteral("format")).toString();
+            r.aformat = e.value(QStringLiteral("aformat")).toString();
+            r.bitsPerWeight = e.value(QStringLiteral("bits_per_weight")).toDouble();
+            r.params = e.value(QStringLiteral("params")).toInteger();
+            if (e.value(QStringLiteral("rel_output_error")).isDouble()) r.outputError = e.value(QStringLiteral("rel_output_error")).toDouble();
+            r.seconds = e.value(QStringLiteral("seconds")).toDouble();
+            r.extra = e;
+            o.layers.push_back(r);
+        }
+        store_->finishRun(runId_, o);
+        ended_ = true;
+        out.insert(QStringLiteral("run_id"), qint64(runId_));
+        out.insert(QStringLiteral("db"), store_->path());
+    }
+
+    /// Ends a started run as "failed" or "cancelled" with the message; a log
+    /// error here only warns (the run's own error is what the user needs).
+    void fail(const QString& status, const QString& message) noexcept {
+        if (!store_ || runId_ == 0 || ended_) return;
+        try {
+            RunOutcome o;
+            o.status = status;
+            o.error = message;
+            store_->finishRun(runId_, o);
+            ended_ = true;
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "warning: could not log the end of run %lld: %s\n", (long long)runId_, e.what());
+        }
+    }
+
+private:
+    std::unique_ptr<ExperimentStore> store_;
+    int64_t runId_ = 0;
+    bool ended_ = false;
+};
+
+int cmdQuantize(QCommandLineParser& p, RunLog& runLog) {
     using Clock = std::chrono::steady_clock;
     const auto t0 = Clock::now();
     const bool json = p.isSet(QStringLiteral("json"));
@@ -251,7 +379,7 @@ int cmdQuantize(QCommandLineParser& p) {
     if (p.isSet(QStringLiteral("recipe"))) {
         QStringList both;
         for (const char* k : {"method", "wbits", "group", "sym", "act-order", "static-groups", "damp", "wformat", "aformat",
-                              "smoothquant-alpha", "awq-grid", "awq-no-clip", "awq-tokens"})
+                              "smoothquant-alpha", "awq-grid", "awq-no-clip", "awq-tokens", "lm-head-format", "embed-format"})
             if (p.isSet(QLatin1String(k))) both << QStringLiteral("--") + QLatin1String(k);
         if (!both.isEmpty())
             throw Error(QStringLiteral("--recipe cannot be combined with %1: the recipe says per layer what to do (edit the recipe instead)")
@@ -287,6 +415,30 @@ int cmdQuantize(QCommandLineParser& p) {
             plan.activation = *f;
         }
         recipe = Recipe::fromUniform(plan, CalibOptions{});
+        // lm_head / embeddings: float unless asked; lm_head rounds like the blocks (rtn or gptq)
+        OuterPlans outer;
+        auto outerFormat = [&](const char* key) {
+            const QString v = p.value(QLatin1String(key));
+            const auto f = QuantFormat::parse(v.toLower().toStdString());
+            if (!f || f->kind == FormatKind::None)
+                throw Error(QStringLiteral("--%1: unknown weight format '%2'; expected e.g. int8, int4-g128, mxint8 or mxfp4")
+                                .arg(QLatin1String(key), v));
+            return *f;
+        };
+        if (p.isSet(QStringLiteral("lm-head-format"))) {
+            LayerPlan h = plan;
+            h.method = plan.method == QuantMethod::Gptq ? QuantMethod::Gptq : QuantMethod::Rtn;
+            h.weight = outerFormat("lm-head-format");
+            h.activation = plan.activation;
+            outer.lmHead = h;
+        }
+        if (p.isSet(QStringLiteral("embed-format"))) {
+            LayerPlan e;
+            e.method = QuantMethod::Rtn;
+            e.weight = outerFormat("embed-format");
+            outer.embedTokens = e;
+        }
+        recipe.setOuterPlans(outer);
     }
     Loaded l = loadWithTokenizer(p.value(QStringLiteral("model")), p.value(QStringLiteral("tokenizer")), true);
     if (p.isSet(QStringLiteral("recipe"))) {
@@ -321,7 +473,8 @@ int cmdQuantize(QCommandLineParser& p) {
     for (const QString& e : evalPaths) evalTexts.push_back(loadText(e));
 
     const std::string hash = l.model->contentHash();
-    const QuantizeResult qr = quantizeModel(*l.model, calibTokens, calib, recipe.planFn(), stderrProgress());
+    runLog.begin(*l.model, hash, calibPath, calib, recipe);
+    const QuantizeResult qr = quantizeModel(*l.model, calibTokens, calib, recipe.planFn(), stderrProgress(), recipe.outerPlans());
 
     EvalOptions eo;
     eo.seqlen = intOption(p, "eval-seqlen", calib.seqlen, 2);
@@ -383,6 +536,7 @@ int cmdQuantize(QCommandLineParser& p) {
         saveHfModel(*qr.model, dir, l.tokenizer->sourceFiles, {{QStringLiteral("quantscope_run.json"), run}}, raw);
         out.insert(QStringLiteral("saved"), dir);
     }
+    runLog.finish(out);
     if (json) {
         printJson(out);
     } else if (p.isSet(QStringLiteral("recipe"))) {
@@ -393,6 +547,85 @@ int cmdQuantize(QCommandLineParser& p) {
         std::printf("%s %s: %lld weights at %.3f average bits (incl. scales), calibration %.1f s, quantization %.1f s\n",
                     planMethodName(plan).c_str(), plan.weight.name().c_str(), (long long)qr.quantizedParams, qr.avgBits,
                     qr.calibrationSeconds, qr.quantizeSeconds);
+    }
+    return 0;
+}
+
+/// quantize with its experiment-log record: an error or a cancel ends the run as
+/// failed/cancelled with the message before the CLI exits.
+int cmdQuantizeLogged(QCommandLineParser& p) {
+    RunLog log(p);
+    try {
+        return cmdQuantize(p, log);
+    } catch (const qs::Cancelled&) {
+        log.fail(QStringLiteral("cancelled"), QStringLiteral("cancelled"));
+        throw;
+    } catch (const std::bad_alloc&) {
+        log.fail(QStringLiteral("failed"), QStringLiteral("out of memory"));
+        throw;
+    } catch (const std::exception& e) {
+        log.fail(QStringLiteral("failed"), QString::fromUtf8(e.what()));
+        throw;
+    }
+}
+
+int cmdRuns(QCommandLineParser& p) {
+    if (p.isSet(QStringLiteral("no-db"))) throw Error(QStringLiteral("runs: --no-db leaves no experiment log to list"));
+    ExperimentStore store(runLogPath(p));
+    const bool json = p.isSet(QStringLiteral("json"));
+    auto evalText = [](const RunRecord& r) {
+        QStringList parts;
+        for (const DatasetResultRow& d : r.datasets)
+            parts << QStringLiteral("%1 ppl %2").arg(QFileInfo(d.dataPath).fileName()).arg(d.ppl, 0, 'f', 4);
+        return parts.join(QStringLiteral(", "));
+    };
+    if (p.isSet(QStringLiteral("show"))) {
+        bool ok = false;
+        const qint64 id = p.value(QStringLiteral("show")).toLongLong(&ok);
+        if (!ok || id <= 0) throw Error(QStringLiteral("--show: expected a run id, found '%1'").arg(p.value(QStringLiteral("show"))));
+        const std::optional<RunRecord> r = store.run(id);
+        if (!r) throw Error(QStringLiteral("%1: there is no run %2").arg(store.path()).arg(id));
+        QJsonObject o = r->toJson();
+        o.insert(QStringLiteral("db"), store.path());
+        if (json) {
+            printJson(o);
+            return 0;
+        }
+        std::printf("run %lld: %s (%s)\n  model: %s (%s)\n  started %s, ended %s on %s (pid %lld), %s, QuantScope %s\n",
+                    (long long)r->id, r->status.toStdString().c_str(), r->kind.toStdString().c_str(),
+                    r->modelPath.toStdString().c_str(), r->modelHash.left(12).toStdString().c_str(),
+                    r->startedAt.toStdString().c_str(), r->endedAt.isEmpty() ? "-" : r->endedAt.toStdString().c_str(),
+                    r->host.toStdString().c_str(), (long long)r->pid, r->device.toStdString().c_str(),
+                    r->appVersion.toStdString().c_str());
+        if (!r->error.isEmpty()) std::printf("  error: %s\n", r->error.toStdString().c_str());
+        if (r->avgBits) std::printf("  average bits %.3f, %zu layers\n", *r->avgBits, r->layers.size());
+        for (const DatasetResultRow& d : r->datasets)
+            std::printf("  %s: ppl %.4f (%d windows of %d)\n", d.dataPath.toStdString().c_str(), d.ppl, d.windows, d.seqlen);
+        std::printf("  recipe (%s):\n%s", r->recipeSummary.toStdString().c_str(),
+                    QJsonDocument(r->recipe).toJson(QJsonDocument::Indented).toStdString().c_str());
+        return 0;
+    }
+    RunFilter f;
+    f.modelPathContains = p.value(QStringLiteral("model"));
+    f.status = p.value(QStringLiteral("status"));
+    if (!f.status.isEmpty() && !QStringList{"running", "finished", "failed", "cancelled", "interrupted"}.contains(f.status))
+        throw Error(QStringLiteral("--status: expected running, finished, failed, cancelled or interrupted, found '%1'").arg(f.status));
+    const std::vector<RunRecord> runs = store.listRuns(f);
+    if (json) {
+        QJsonArray a;
+        for (const RunRecord& r : runs) a.append(r.toJson());
+        printJson(QJsonObject{{"db", store.path()}, {"runs", a}});
+        return 0;
+    }
+    std::printf("%zu run%s in %s\n", runs.size(), runs.size() == 1 ? "" : "s", store.path().toStdString().c_str());
+    for (const RunRecord& r : runs) {
+        std::printf("%5lld  %-11s  %s  %s  %s", (long long)r.id, r.status.toStdString().c_str(),
+                    r.startedAt.left(19).replace(QLatin1Char('T'), QLatin1Char(' ')).toStdString().c_str(),
+                    r.modelPath.toStdString().c_str(), r.recipeSummary.toStdString().c_str());
+        if (r.avgBits) std::printf("  %.3f bits", *r.avgBits);
+        if (!r.datasets.empty()) std::printf("  %s", evalText(r).toStdString().c_str());
+        if (!r.error.isEmpty()) std::printf("  [%s]", r.error.toStdString().c_str());
+        std::printf("\n");
     }
     return 0;
 }
@@ -461,12 +694,18 @@ int main(int argc, char** argv) {
         {QStringLiteral("damp"), QStringLiteral("GPTQ dampening (fraction of mean diag H)"), QStringLiteral("F")},
         {QStringLiteral("wformat"), QStringLiteral("weight format"), QStringLiteral("F")},
         {QStringLiteral("aformat"), QStringLiteral("activation format (dynamic, inputs of every linear)"), QStringLiteral("F")},
+        {QStringLiteral("lm-head-format"), QStringLiteral("also quantize lm_head to this weight format (rounding of --method)"), QStringLiteral("F")},
+        {QStringLiteral("embed-format"), QStringLiteral("also quantize the embedding table (RTN) to this weight format"), QStringLiteral("F")},
         {QStringLiteral("recipe"), QStringLiteral("JSON quantization recipe (per-layer plan)"), QStringLiteral("FILE")},
         {QStringLiteral("eval"), QStringLiteral("evaluation text (repeatable)"), QStringLiteral("PATH")},
         {QStringLiteral("eval-seqlen"), QStringLiteral("evaluation window length"), QStringLiteral("N")},
         {QStringLiteral("compare-fp"), QStringLiteral("also evaluate the unquantized model: fp ppl and KL")},
         {QStringLiteral("save"), QStringLiteral("write the fake-quantized model as a HF directory"), QStringLiteral("DIR")},
         {QStringLiteral("json"), QStringLiteral("print one JSON object on stdout")},
+        {QStringLiteral("db"), QStringLiteral("experiment log (SQLite) to record the run in / to list"), QStringLiteral("PATH")},
+        {QStringLiteral("no-db"), QStringLiteral("do not log the run")},
+        {QStringLiteral("show"), QStringLiteral("runs: show one run with its recipe and results"), QStringLiteral("ID")},
+        {QStringLiteral("status"), QStringLiteral("runs: only runs with this status"), QStringLiteral("S")},
     });
     if (!p.parse(args)) {
         std::fprintf(stderr, "quantscope-cli %s: %s\n%s", cmd.toStdString().c_str(), p.errorText().toStdString().c_str(), kUsage);
@@ -483,7 +722,8 @@ int main(int argc, char** argv) {
         if (cmd == QLatin1String("info")) return cmdInfo(p);
         if (cmd == QLatin1String("tokenize")) return cmdTokenize(p);
         if (cmd == QLatin1String("demo")) return cmdDemo(p);
-        if (cmd == QLatin1String("quantize")) return cmdQuantize(p);
+        if (cmd == QLatin1String("quantize")) return cmdQuantizeLogged(p);
+        if (cmd == QLatin1String("runs")) return cmdRuns(p);
         std::fprintf(stderr, "quantscope-cli: unknown command '%s'\n%s", cmd.toStdString().c_str(), kUsage);
         return 2;
     } catch (const qs::Error& e) {

@@ -162,6 +162,17 @@ void applyRope(MatrixRM& x, int heads, int hd, int seqlen, const std::vector<flo
 
 }  // namespace
 
+void Forward::embedRow(int token, float* out) const {
+    if (model_.embedOverride) {
+        const MatrixRM& E = *model_.embedOverride;
+        std::copy_n(E.row(token).data(), E.cols(), out);
+        return;
+    }
+    const WeightSource& E = model_.embedTokens;
+    const int64_t ed = E.logicalCols();
+    E.ref.toFloat(out, size_t(token) * size_t(ed), size_t(ed));
+}
+
 MatrixRM Forward::embed(const int* tokens, int batch, int seqlen) const {
     const ModelConfig& c = model_.config;
     const WeightSource& E = model_.embedTokens;
@@ -175,7 +186,7 @@ MatrixRM Forward::embed(const int* tokens, int batch, int seqlen) const {
         throw Error(QStringLiteral("sequence length %1 exceeds the model's %2 learned positions").arg(seqlen).arg(c.maxPositions));
     MatrixRM x(n, ed);
 #pragma omp parallel for schedule(static) if (n * ed > 65536)
-    for (int64_t i = 0; i < n; ++i) E.ref.toFloat(x.row(i).data(), size_t(tokens[i]) * size_t(ed), size_t(ed));
+    for (int64_t i = 0; i < n; ++i) embedRow(tokens[i], x.row(i).data());
     if (model_.projectIn) {
         const MatrixRM Wp = model_.projectIn->matrix();
         MatrixRM y;
@@ -370,7 +381,7 @@ MatrixRM Forward::step(const int* tokens, KvCache& kv) const {
     for (int b = 0; b < B; ++b) {
         if (tokens[b] < 0 || tokens[b] >= c.vocabSize)
             throw Error(QStringLiteral("token id %1 is outside the vocabulary").arg(tokens[b]));
-        E.ref.toFloat(h.row(b).data(), size_t(tokens[b]) * size_t(ed), size_t(ed));
+        embedRow(tokens[b], h.row(b).data());
     }
     if (model_.projectIn) {
         MatrixRM y;
@@ -454,10 +465,22 @@ MatrixRM Forward::finalHidden(const MatrixRM& h) const {
     return y;
 }
 
-MatrixRM Forward::logits(const MatrixRM& fh) const {
+MatrixRM Forward::logits(const MatrixRM& finalH) const {
+    const MatrixRM* in = &finalH;
+    MatrixRM xq;
+    if (model_.lmHeadActQuant) {
+        xq = finalH;
+        fakeQuantizeActivations(xq, *model_.lmHeadActQuant);
+        in = &xq;
+    }
+    const MatrixRM& fh = *in;
     const WeightSource& W = model_.lmHead;
     const int64_t V = W.logicalRows();
     MatrixRM out(fh.rows(), V);
+    if (model_.lmHeadOverride) {
+        out.noalias() = fh * model_.lmHeadOverride->transpose();
+        return out;
+    }
     if (cacheAll_) {
         std::shared_ptr<const MatrixRM> lm;
         {

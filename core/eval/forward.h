@@ -64,6 +64,8 @@ public:
 
 private:
     struct BlockWeights;
+    /// Row `token` of the embedding table (the override when set) into out[embedDim].
+    void embedRow(int token, float* out) const;
     std::shared_ptr<const BlockWeights> weights(int i) const;
     void attention(const Block& blk, const BlockWeights& bw, MatrixRM& h, int batch, int seqlen,
                    const LinearInputHook& hook) const;

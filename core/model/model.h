@@ -112,6 +112,12 @@ struct Model {
     std::optional<WeightSource> projectOut;  // OPT: [wordEmbedProjDim, hidden]
     Norm finalNorm;
     WeightSource lmHead;          // [vocab, embedDim] (same source as embedTokens when tied)
+    /// Replacements of the embedding table and of lm_head (a recipe that quantizes
+    /// them; null = the stored weights). They are independent even when the
+    /// embeddings are tied; saving unties the checkpoint when they differ.
+    std::shared_ptr<const MatrixRM> embedOverride, lmHeadOverride;
+    /// Dynamic activation quantization of lm_head's input (W×A×); null = float.
+    std::shared_ptr<const QuantFormat> lmHeadActQuant;
     std::vector<Block> blocks;
 
     /// Calls fn once per distinct stored tensor (tied/fused storage counted once).

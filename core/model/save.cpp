@@ -60,6 +60,11 @@ void saveHfModel(const Model& model, const QString& dirPath, const QStringList& 
             cfg = model.config.toHfJson();
         }
         cfg.insert(QStringLiteral("torch_dtype"), QStringLiteral("float32"));
+        // Tied embeddings whose two uses now differ (only one of them quantized, or
+        // both in different ways) are saved untied, with lm_head as its own tensor.
+        const bool tied = model.lmHead.ref.data == model.embedTokens.ref.data;
+        const bool untie = tied && model.embedOverride != model.lmHeadOverride;
+        if (untie) cfg.insert(QStringLiteral("tie_word_embeddings"), false);
         writeJson(QDir(tmp).filePath(QStringLiteral("config.json")), cfg);
 
         // tensors: float32 copies of every stored tensor, overrides scattered in
@@ -77,6 +82,8 @@ void saveHfModel(const Model& model, const QString& dirPath, const QStringList& 
                         else if (ignorePerm && !l.weight.rowPerm.empty())
                             scatter(l.weight, l.weight.matrix(), buf, true);
                     }
+            if (model.embedOverride && w.ref.data == model.embedTokens.ref.data) scatter(model.embedTokens, *model.embedOverride, buf, false);
+            if (model.lmHeadOverride && !tied && w.ref.data == model.lmHead.ref.data) scatter(model.lmHead, *model.lmHeadOverride, buf, false);
             // bias and norm overrides (SmoothQuant/AWQ scales folded into them)
             auto vectorOverride = [&](const std::optional<WeightSource>& src, const std::shared_ptr<const VectorF>& v) {
                 if (v && src && src->ref.data == w.ref.data) scatterVector(*src, *v, buf);
@@ -91,6 +98,11 @@ void saveHfModel(const Model& model, const QString& dirPath, const QStringList& 
             data.push_back(std::move(buf));
             out.push_back({w.ref.name, w.ref.shape, DType::F32, nullptr, {}});
         });
+        if (untie) {
+            const MatrixRM head = model.lmHeadOverride ? *model.lmHeadOverride : model.lmHead.matrix();
+            data.emplace_back(head.data(), head.data() + head.size());
+            out.push_back({"lm_head.weight", {head.rows(), head.cols()}, DType::F32, nullptr, {}});
+        }
         for (size_t i = 0; i < out.size(); ++i) out[i].values = data[i].data();
         writeSafetensors(QDir(tmp).filePath(QStringLiteral("model.safetensors")), out,
                          {{"format", "pt"}, {"producer", "QuantScope " QUANTSCOPE_VERSION}});

@@ -23,6 +23,9 @@ const char* quantMethodName(QuantMethod m) {
     return "?";
 }
 
+const char* const kEmbedTokensName = "model.embed_tokens";
+const char* const kLmHeadName = "lm_head";
+
 const char* const kMethodHelp =
     "steps joined by '+' in the order smoothquant, awq, then one of rtn, gptq or none (e.g. gptq, awq, smoothquant+gptq, "
     "smoothquant+awq+gptq)";
@@ -262,7 +265,7 @@ void transformBlock(const Forward& fwd, int bi, std::vector<InputGroup>& groups,
 }  // namespace
 
 QuantizeResult quantizeModel(const Model& model, const std::vector<int>& calibTokens, const CalibOptions& calib,
-                             const PlanFn& plan, const JobContext& ctx) {
+                             const PlanFn& plan, const JobContext& ctx, const OuterPlans& outer) {
     QuantizeResult res;
     res.model = std::make_shared<Model>(model);  // shares the mapped weights; overrides only on the copy
     Model& q = *res.model;
@@ -275,6 +278,23 @@ QuantizeResult quantizeModel(const Model& model, const std::vector<int>& calibTo
             const LayerPlan p = plans.emplace(&l, plan(l)).first->second;
             if (p.method == QuantMethod::Gptq || p.smoothQuant || p.awq) needCalib = true;
         }
+    // the tensors outside the blocks
+    auto checkOuter = [](const std::optional<LayerPlan>& p, const char* name, bool gptqOk) {
+        if (!p) return;
+        const QString n = QString::fromLatin1(name);
+        if (p->smoothQuant || p->awq)
+            throw Error(QStringLiteral("%1: SmoothQuant and AWQ do not apply outside the decoder blocks; use %2")
+                            .arg(n, gptqOk ? QStringLiteral("rtn or gptq") : QStringLiteral("rtn")));
+        if (p->method == QuantMethod::Gptq && !gptqOk)
+            throw Error(QStringLiteral("%1: the embedding table is a lookup without an input Hessian; GPTQ does not apply, use rtn").arg(n));
+        if (!gptqOk && p->activation.kind != FormatKind::None)
+            throw Error(QStringLiteral("%1: a lookup table has no input to quantize; remove the activation format").arg(n));
+    };
+    checkOuter(outer.embedTokens, kEmbedTokensName, false);
+    checkOuter(outer.lmHead, kLmHeadName, true);
+    const bool quantEmbed = outer.embedTokens && planned(*outer.embedTokens);
+    const bool quantHead = outer.lmHead && planned(*outer.lmHead);
+    if (quantHead && outer.lmHead->method == QuantMethod::Gptq) needCalib = true;
     if (needCalib && calibTokens.empty())
         throw Error(QStringLiteral("GPTQ, AWQ and SmoothQuant need calibration data (--calib)"));
     const int T = calib.seqlen, N = needCalib ? int(calibTokens.size() / size_t(T)) : 0;
@@ -285,25 +305,32 @@ QuantizeResult quantizeModel(const Model& model, const std::vector<int>& calibTo
 
     std::map<const Linear*, TransformInfo> info;
     // progress: block bi's input groups share its 1/nBlocks of the bar equally
-    auto groupEnd = [&](int bi, size_t gi, size_t nGroups) { return (double(bi) + double(gi + 1) / double(nGroups)) / nBlocks; };
-    auto quantizeLinear = [&](Linear& l, int blockIndex, const LayerPlan& p, const Eigen::MatrixXd* H, double lo, double hi) {
+    // (a quantized lm_head takes the share of one more block at the end)
+    const double blockShare = quantHead ? double(nBlocks) / double(nBlocks + 1) : 1.0;
+    auto blockStart = [&](int bi) { return blockShare * double(bi) / nBlocks; };
+    auto groupEnd = [&](int bi, size_t gi, size_t nGroups) {
+        return blockShare * (double(bi) + double(gi + 1) / double(nGroups)) / nBlocks;
+    };
+    // Quantizes W [out, in] by plan p (GPTQ with H; output error with H when given),
+    // records its LayerResult and returns the fake-quantized weight.
+    auto quantizeWeights = [&](const std::string& name, int blockIndex, const MatrixRM& W, const LayerPlan& p,
+                               const Eigen::MatrixXd* H, double lo, double hi, const TransformInfo* ti) {
         const auto t0 = Clock::now();
         LayerResult r;
-        r.name = l.name;
+        r.name = name;
         r.block = blockIndex;
         r.method = p.method;
         r.methodName = planMethodName(p);
         r.format = p.weight;
         r.activation = p.activation;
-        r.params = l.params();
-        r.bitsPerWeight = p.weight.bitsPerWeight(l.inFeatures);
-        if (auto it = info.find(&l); it != info.end()) {
-            r.smoothAlpha = it->second.smoothAlpha;
-            r.awqRatio = it->second.awqRatio;
-            r.awqLossGain = it->second.awqLossGain;
-            r.awqClipShrink = it->second.clipShrink;
+        r.params = int64_t(W.rows()) * W.cols();
+        r.bitsPerWeight = p.weight.bitsPerWeight(W.cols());
+        if (ti) {
+            r.smoothAlpha = ti->smoothAlpha;
+            r.awqRatio = ti->awqRatio;
+            r.awqLossGain = ti->awqLossGain;
+            r.awqClipShrink = ti->clipShrink;
         }
-        const MatrixRM W = l.weightMatrix();
         const Quantizer quantizer(p.weight);
         MatrixRM Wq;
         if (p.method == QuantMethod::Gptq) {
@@ -311,7 +338,7 @@ QuantizeResult quantizeModel(const Model& model, const std::vector<int>& calibTo
             JobContext sub;  // GPTQ's column progress, mapped into this group's share of the bar
             sub.cancel = ctx.cancel;
             if (ctx.progress)
-                sub.progress = [&](double f, const std::string& m) { ctx.report(lo + f * (hi - lo), l.name + ": " + m); };
+                sub.progress = [&](double f, const std::string& m) { ctx.report(lo + f * (hi - lo), name + ": " + m); };
             GptqResult g = gptqQuantize(W, *H, quantizer, p.gptq, sub);
             r.gptqLoss = g.loss;
             Wq = std::move(g.weight);
@@ -325,16 +352,41 @@ QuantizeResult quantizeModel(const Model& model, const std::vector<int>& calibTo
         for (Eigen::Index i = 0; i < Wq.size(); ++i)
             if (!std::isfinite(Wq.data()[i]))
                 throw Error(QStringLiteral("layer '%1': quantization produced a non-finite weight (NaN/Inf in the input weights?)")
-                                .arg(QString::fromStdString(l.name)));
-        l.override = std::make_shared<const MatrixRM>(std::move(Wq));
+                                .arg(QString::fromStdString(name)));
         r.seconds = since(t0);
         res.quantizeSeconds += r.seconds;
         res.layers.push_back(r);
+        return std::make_shared<const MatrixRM>(std::move(Wq));
+    };
+    auto quantizeLinear = [&](Linear& l, int blockIndex, const LayerPlan& p, const Eigen::MatrixXd* H, double lo, double hi) {
+        const auto it = info.find(&l);
+        l.override = quantizeWeights(l.name, blockIndex, l.weightMatrix(), p, H, lo, hi, it == info.end() ? nullptr : &it->second);
     };
     auto reportGroup = [&](int bi, size_t gi, size_t nGroups, const std::vector<Linear*>& ls) {
         std::string names;
         for (const Linear* l : ls) names += (names.empty() ? "" : ", ") + l->name;
         ctx.report(groupEnd(bi, gi, nGroups), "block " + std::to_string(bi + 1) + "/" + std::to_string(nBlocks) + ": " + names);
+    };
+
+    // Embeddings first: every block is calibrated on what the quantized table feeds it.
+    if (quantEmbed) {
+        ctx.check();
+        q.embedOverride = quantizeWeights(kEmbedTokensName, -1, q.embedTokens.matrix(), *outer.embedTokens, nullptr, 0, 0, nullptr);
+    }
+    // lm_head last, with the Hessian of the final hidden states when given.
+    auto quantizeHead = [&](const Eigen::MatrixXd* H) {
+        if (outer.lmHead && outer.lmHead->activation.kind != FormatKind::None)
+            q.lmHeadActQuant = std::make_shared<const QuantFormat>(outer.lmHead->activation);
+        if (!quantHead) return;
+        ctx.check();
+        ctx.report(blockShare, kLmHeadName);
+        q.lmHeadOverride = quantizeWeights(kLmHeadName, -1, q.lmHead.matrix(), *outer.lmHead, H, blockShare, 1.0, nullptr);
+        // Tied embeddings rounded the same way (RTN, same format: the same matrix,
+        // bit for bit) stay one tensor, so a saved checkpoint stays tied.
+        if (q.embedOverride && q.lmHead.ref.data == q.embedTokens.ref.data && outer.lmHead->method == QuantMethod::Rtn &&
+            outer.lmHead->weight == outer.embedTokens->weight && *q.lmHeadOverride == *q.embedOverride)
+            q.lmHeadOverride = q.embedOverride;
+        ctx.report(1.0, kLmHeadName);
     };
 
     if (!needCalib) {
@@ -350,6 +402,7 @@ QuantizeResult quantizeModel(const Model& model, const std::vector<int>& calibTo
                 reportGroup(bi, gi, groups.size(), groups[gi].members);
             }
         }
+        quantizeHead(nullptr);
     } else {
         Forward fwd(q);
         const auto tEmbed = Clock::now();
@@ -414,7 +467,7 @@ QuantizeResult quantizeModel(const Model& model, const std::vector<int>& calibTo
                     });
                 }
                 res.calibrationSeconds += since(tc);
-                const double glo = gi ? groupEnd(bi, gi - 1, groups.size()) : double(bi) / nBlocks, ghi = groupEnd(bi, gi, groups.size());
+                const double glo = gi ? groupEnd(bi, gi - 1, groups.size()) : blockStart(bi), ghi = groupEnd(bi, gi, groups.size());
                 for (size_t k = 0; k < todo.size(); ++k) {
                     Linear* l = todo[k];
                     const LayerPlan& p = plans.at(l);
@@ -438,7 +491,17 @@ QuantizeResult quantizeModel(const Model& model, const std::vector<int>& calibTo
             midValid = false;
             res.calibrationSeconds += since(tc);
         }
-    }
+        if (quantHead) {
+            // lm_head's input: the final hidden states of the quantized blocks
+            const auto tc = Clock::now();
+            HessianAccumulator acc(q.lmHead.logicalCols());
+            forBatches([&](int64_t r0, int64_t rows, int nb) { acc.add(fwd.finalHidden(inps.middleRows(r0, rows)), nb); });
+            res.calibrationSeconds += since(tc);
+            quantizeHead(&acc.hessian());
+        } else {
+            quantizeHead(nullptr);
+        }
+    } 
     double bits = 0;
     for (const LayerResult& r : res.layers) {
         bits += r.bitsPerWeight * double(r.params);

@@ -7,7 +7,7 @@
 // {q,k,v}, {o}, {gate,up} / {fc1}, {down} / {fc2}; a group's Hessian is
 // collected with the earlier groups of the same block already quantized.
 // Only one block's activations (all calibration windows) are held in memory.
-// Embeddings and lm_head stay unquantized.
+// Embeddings and lm_head stay unquantized unless OuterPlans says otherwise.
 //
 // The input model is never modified: the result is a copy whose linears carry
 // fake-quantized `override` weights. Cancelling throws qs::Cancelled and leaves
@@ -15,6 +15,7 @@
 #include <functional>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -95,9 +96,23 @@ struct QuantizeResult {
     double quantizeSeconds = 0;       // RTN/GPTQ themselves
 };
 
+/// Plans for the tensors outside the decoder blocks. Absent = float (the
+/// default, as in the papers). The embedding table is a lookup, so it has no
+/// input Hessian: RTN only, groups along the hidden dimension (each token's row).
+/// lm_head may use GPTQ with the Hessian of the final hidden states (after the
+/// final norm, computed through the already-quantized blocks); SmoothQuant and AWQ
+/// do not apply to either. Their results are reported as layers "model.embed_tokens"
+/// and "lm_head" with block -1 and count in avg_bits.
+struct OuterPlans {
+    std::optional<LayerPlan> embedTokens, lmHead;
+};
+/// The names the results and recipes use.
+extern const char* const kEmbedTokensName;  // "model.embed_tokens"
+extern const char* const kLmHeadName;       // "lm_head"
+
 /// `calibTokens` = nsamples*seqlen ids (sampleCalibration); may be empty when
 /// every planned method is RTN/None (then no output errors are reported).
 QuantizeResult quantizeModel(const Model& model, const std::vector<int>& calibTokens, const CalibOptions& calib,
-                             const PlanFn& plan, const JobContext& ctx = {});
+                             const PlanFn& plan, const JobContext& ctx = {}, const OuterPlans& outer = {});
 
 }  // namespace qs

@@ -18,7 +18,12 @@ namespace {
 
 const QString kVersionKey = QStringLiteral("quantscope_recipe");
 const QStringList kTopKeys = {kVersionKey, QStringLiteral("description"), QStringLiteral("defaults"),
-                              QStringLiteral("calibration"), QStringLiteral("layers")};
+                              QStringLiteral("calibration"), QStringLiteral("layers"), QStringLiteral("lm_head"),
+                              QStringLiteral("embed_tokens")};
+const QStringList kGptqKeys = {QStringLiteral("act_order"), QStringLiteral("static_groups"), QStringLiteral("damp"),
+                               QStringLiteral("block_size")};
+const QStringList kLmHeadKeys = QStringList{QStringLiteral("method"), QStringLiteral("wformat"), QStringLiteral("aformat")} + kGptqKeys;
+const QStringList kEmbedKeys = {QStringLiteral("method"), QStringLiteral("wformat")};
 const QStringList kSettingKeys = {QStringLiteral("method"),        QStringLiteral("wformat"), QStringLiteral("act_order"),
                                   QStringLiteral("static_groups"), QStringLiteral("damp"),    QStringLiteral("block_size"),
                                   QStringLiteral("aformat"),       QStringLiteral("smoothquant_alpha"), QStringLiteral("awq_grid"),
@@ -372,6 +377,47 @@ Recipe Recipe::parse(const QByteArray& json, const QString& label) {
             }
         }
     }
+    // lm_head / embed_tokens: float unless their section says otherwise
+    auto outerSection = [&](const QString& key, bool isHead) -> std::optional<LayerPlan> {
+        if (!root.contains(key)) return std::nullopt;
+        const QJsonValue v = root.value(key);
+        if (!v.isObject()) {
+            ctx.add(key, QStringLiteral("expected an object, found %1").arg(found(v)));
+            return std::nullopt;
+        }
+        const QJsonObject o = v.toObject();
+        const int before = int(ctx.problems.size());
+        QJsonObject keysToCheck = o;
+        if (!isHead && o.contains(QStringLiteral("aformat"))) {
+            keysToCheck.remove(QStringLiteral("aformat"));
+            ctx.add(join(key, QStringLiteral("aformat")), QStringLiteral("the embedding table is a lookup; it has no input to quantize"));
+        }
+        checkKeys(keysToCheck, key, isHead ? kLmHeadKeys : kEmbedKeys, ctx);
+        const RecipeSettings st = readSettings(o, key, false, ctx);
+        // base: the defaults' rounding (lm_head) or RTN (a lookup table has no Hessian)
+        LayerPlan p = r.defaults_;
+        p.smoothQuant = p.awq = false;
+        p.activation = QuantFormat{FormatKind::None, 0, false, 0};
+        if (!isHead || p.method == QuantMethod::None) p.method = QuantMethod::Rtn;
+        apply(p, st);
+        const QString mpath = join(key, QStringLiteral("method"));
+        if (st.smoothQuant.value_or(false) || st.awq.value_or(false))
+            ctx.add(mpath, QStringLiteral("SmoothQuant and AWQ do not apply outside the decoder blocks; expected %1")
+                               .arg(isHead ? QStringLiteral("rtn, gptq or none") : QStringLiteral("rtn or none")));
+        else if (!isHead && p.method == QuantMethod::Gptq)
+            ctx.add(mpath, QStringLiteral("the embedding table is a lookup without an input Hessian; expected rtn or none"));
+        if (p.method != QuantMethod::None && !st.wformat)
+            ctx.add(join(key, QStringLiteral("wformat")), QStringLiteral("missing; name the format %1 is quantized to (e.g. \"int8\")").arg(key));
+        if (p.method != QuantMethod::Gptq)
+            for (const QString& k : kGptqKeys)
+                if (o.contains(k))
+                    ctx.add(join(key, k), QStringLiteral("applies to gptq only, but %1 is %2").arg(mpath, QLatin1String(quantMethodName(p.method))));
+        if (int(ctx.problems.size()) != before) return std::nullopt;
+        if (p.method != QuantMethod::Gptq) p.gptq = GptqOptions{};
+        return p;
+    };
+    r.lmHead_ = outerSection(QStringLiteral("lm_head"), true);
+    r.embed_ = outerSection(QStringLiteral("embed_tokens"), false);
     if (!ctx.problems.isEmpty()) fail(ctx.problems);
     return r;
 }
@@ -417,6 +463,22 @@ QJsonObject Recipe::toJson() const {
     if (seqlen_) c.insert(QStringLiteral("seqlen"), *seqlen_);
     if (seed_) c.insert(QStringLiteral("seed"), double(*seed_));
     if (!c.isEmpty()) o.insert(QStringLiteral("calibration"), c);
+    auto outerJson = [](const LayerPlan& p, bool isHead) {
+        QJsonObject e{{QStringLiteral("method"), QLatin1String(quantMethodName(p.method))}};
+        if (p.method != QuantMethod::None) e.insert(QStringLiteral("wformat"), QString::fromStdString(p.weight.name()));
+        if (isHead) {
+            e.insert(QStringLiteral("aformat"), QString::fromStdString(p.activation.kind == FormatKind::None ? std::string("none") : p.activation.name()));
+            if (p.method == QuantMethod::Gptq) {
+                e.insert(QStringLiteral("act_order"), p.gptq.actOrder);
+                e.insert(QStringLiteral("static_groups"), p.gptq.staticGroups);
+                e.insert(QStringLiteral("damp"), p.gptq.percDamp);
+                e.insert(QStringLiteral("block_size"), p.gptq.blockSize);
+            }
+        }
+        return e;
+    };
+    if (lmHead_) o.insert(QStringLiteral("lm_head"), outerJson(*lmHead_, true));
+    if (embed_) o.insert(QStringLiteral("embed_tokens"), outerJson(*embed_, false));
     if (!overrides_.empty()) {
         QJsonArray layers;
         for (const RecipeOverride& ov : overrides_) {
@@ -442,7 +504,24 @@ PlanFn Recipe::planFn() const {
     return [r = *this](const Linear& l) { return r.planFor(l.name); };
 }
 
+OuterPlans Recipe::outerPlans() const { return OuterPlans{embed_, lmHead_}; }
+
+void Recipe::setOuterPlans(const OuterPlans& o) {
+    auto clean = [](std::optional<LayerPlan> p, bool isHead) {
+        if (!p) return p;
+        p->smoothQuant = p->awq = false;
+        p->smooth = SmoothQuantOptions{};
+        p->awqOpt = AwqOptions{};
+        if (p->method != QuantMethod::Gptq) p->gptq = GptqOptions{};
+        if (!isHead) p->activation = QuantFormat{FormatKind::None, 0, false, 0};
+        return p;
+    };
+    embed_ = clean(o.embedTokens, false);
+    lmHead_ = clean(o.lmHead, true);
+}
+
 bool Recipe::needsCalibration(const Model& model) const {
+    if (lmHead_ && lmHead_->method == QuantMethod::Gptq) return true;
     for (const Linear* l : model.linears())
         if (const LayerPlan p = planFor(l->name); p.method == QuantMethod::Gptq || p.smoothQuant || p.awq) return true;
     return false;

@@ -14,7 +14,9 @@
 //       {"match": "model.layers.*.mlp.down_proj", "wformat": "int8"},
 //       {"regex": "self_attn\\.(q|k)_proj$", "method": "rtn", "wformat": "mxfp4"},
 //       {"match": "model.layers.0.*", "method": "none"}
-//     ]
+//     ],
+//     "lm_head": {"method": "gptq", "wformat": "int8-g128"},
+//     "embed_tokens": {"method": "rtn", "wformat": "int8"}
 //   }
 // * defaults: the plan of every quantizable linear; built-in values for absent
 //   keys: method gptq, wformat int4, act_order false, static_groups false,
@@ -35,6 +37,13 @@
 //   error; an override whose method rounds with none may not set wformat either. "aformat" is the dynamic
 //   activation format of the layer's input: "none", "int8" (per token; int<B>
 //   for other widths, no groups) or an MX format ("mxint8", "mxfp8_e4m3", ...).
+// * lm_head / embed_tokens: the tensors outside the decoder blocks stay float
+//   unless their own section quantizes them ("layers" patterns never reach them,
+//   so "*" cannot quantize lm_head by accident). wformat is required; method is
+//   rtn, gptq (lm_head only: Hessian of the final hidden states) or none, default
+//   the defaults' rounding for lm_head and rtn for embed_tokens; lm_head also takes
+//   aformat and the GPTQ options (those it does not set come from "defaults").
+//   SmoothQuant/AWQ steps are errors there.
 // * calibration: the defaults of a run; command-line flags override them.
 //
 // Reading validates everything and reports every problem at once with its JSON
@@ -106,7 +115,13 @@ public:
     /// The plan of one linear: defaults, then every matching override in order.
     LayerPlan planFor(const std::string& layerName) const;
     PlanFn planFn() const;
-    /// True when some linear of the model is planned with GPTQ, AWQ or SmoothQuant (needs calibration data).
+    /// The plans of the embedding table and lm_head ("embed_tokens" / "lm_head"
+    /// sections; absent = float).
+    OuterPlans outerPlans() const;
+    /// Sets them (as the CLI's --embed-format / --lm-head-format do); options that
+    /// do not apply are reset so the recipe stays canonical.
+    void setOuterPlans(const OuterPlans& o);
+    /// True when some linear of the model (or lm_head) is planned with GPTQ, AWQ or SmoothQuant (needs calibration data).
     bool needsCalibration(const Model& model) const;
 
     /// Calibration settings from the recipe; keys the recipe does not set come from `fallback`.
@@ -133,6 +148,7 @@ private:
     std::optional<int> nsamples_, seqlen_;
     std::optional<uint64_t> seed_;
     std::vector<RecipeOverride> overrides_;
+    std::optional<LayerPlan> lmHead_, embed_;
     QString description_;
 };
 

@@ -14,6 +14,7 @@
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
+#include <QSaveFile>
 
 #include "calib/calibration.h"
 #include "compute/threads.h"
@@ -27,6 +28,8 @@
 #include "model/tokenizer.h"
 #include "util/error.h"
 #include "store/store.h"
+#include "alloc/allocate.h"
+#include "alloc/sensitivity.h"
 
 using namespace qs;
 
@@ -52,6 +55,14 @@ const char* kUsage =
     "            M: steps joined by '+' in the order smoothquant, awq, then rtn|gptq|none (default rtn),\n"
     "            e.g. rtn, gptq, awq, awq+gptq, smoothquant+gptq, smoothquant+awq+gptq, smoothquant+none\n"
     "  demo      evaluate the built-in synthetic demo model, or write it to disk with --out DIR\n"
+    "  sensitivity  per-layer Hessian spectrum, outlier channels and the error of each candidate format\n"
+    "            --model PATH|demo [--tokenizer PATH] --calib PATH [--nsamples 128] [--seqlen N] [--seed 0]\n"
+    "            [--candidates int2-g32,...,int8-g128 | 2,3,4,8 --group G] [--method gptq|rtn] [--damp 0.01]\n"
+    "            [--act-order] [--block-error-tokens 4096] [--eval PATH [--eval-seqlen N] [--max-windows N]]\n"
+    "            [--no-channel-vectors] [--out FILE] [--json] [--db PATH | --no-db]\n"
+    "  allocate  per-layer formats under an average-bits budget (multiple-choice knapsack) -> a recipe\n"
+    "            --report FILE --budget BITS [--choices 2,3,4,8 | FORMATS] [--cost block|predicted|ppl]\n"
+    "            [--method knapsack] [--resolution 20000] [--pareto] --out RECIPE [--json]\n"
     "  runs      list the runs of the experiment log  [--db PATH] [--model SUBSTR] [--status S] [--json]\n"
     "            or one run with its recipe and results  --show ID [--db PATH] [--json]\n"
     "\n"
@@ -244,10 +255,11 @@ QuantFormat weightFormatFromOptions(const QCommandLineParser& p) {
         return *f;
     }
     if (p.isSet(QStringLiteral("wbits")) || p.isSet(QStringLiteral("group")) || p.isSet(QStringLiteral("sym")))
-        throw Error(QStringLiteral("--wbits/--group/--sym apply to --wformat int only; '%1' fixes its own bits and blocks of 32").arg(wf));
-    const auto f = QuantFormat::parse(wf.toStdString());
-    if (!f || !f->isMx())
-        throw Error(QStringLiteral("--wformat: unknown format '%1'; expected int, mxint8, mxint4, mxfp8_e4m3, mxfp8_e5m2, mxfp6_e3m2, mxfp6_e2m3 or mxfp4").arg(wf));
+        throw Error(QStringLiteral("--wbits/--group/--sym apply to --wformat int only; '%1' fixes its own bits and groups").arg(wf));
+    const auto f = QuantFormat::parse(wf.toStdString());  // also full names such as int3-g64 or int4-sym
+    if (!f || f->kind == FormatKind::None)
+        throw Error(QStringLiteral("--wformat: unknown format '%1'; expected int (with --wbits/--group/--sym), a full integer "
+                                   "format such as int3-g64, or mxint8, mxint4, mxfp8_e4m3, mxfp8_e5m2, mxfp6_e3m2, mxfp6_e2m3, mxfp4").arg(wf));
     return *f;
 }
 
@@ -651,6 +663,182 @@ int cmdDemo(QCommandLineParser& p) {
     return 0;
 }
 
+/// "2,3,4,8" (integer bits; --group G, default 128, applies) or format names.
+std::vector<QuantFormat> formatList(const QString& list, int group, const char* option) {
+    std::vector<QuantFormat> out;
+    for (const QString& item : list.split(QLatin1Char(','), Qt::SkipEmptyParts)) {
+        const QString t = item.trimmed().toLower();
+        bool isNum = false;
+        const int bits = t.toInt(&isNum);
+        std::optional<QuantFormat> f;
+        if (isNum) {
+            f = QuantFormat::parse(group > 0 ? QStringLiteral("int%1-g%2").arg(bits).arg(group).toStdString()
+                                             : QStringLiteral("int%1").arg(bits).toStdString());
+        } else {
+            f = QuantFormat::parse(t.toStdString());
+        }
+        if (!f || f->kind == FormatKind::None)
+            throw Error(QStringLiteral("--%1: '%2' is neither a bit width in 2..8 nor a weight format (e.g. int3-g128, mxfp4)")
+                            .arg(QLatin1String(option), item));
+        if (std::find(out.begin(), out.end(), *f) == out.end()) out.push_back(*f);
+    }
+    if (out.empty()) throw Error(QStringLiteral("--%1: expected a comma-separated list").arg(QLatin1String(option)));
+    return out;
+}
+
+int cmdSensitivity(QCommandLineParser& p) {
+    const bool json = p.isSet(QStringLiteral("json"));
+    const QString logPath = runLogPath(p);  // a bad --db fails before the long run
+    std::unique_ptr<ExperimentStore> store;
+    if (!logPath.isEmpty()) store = std::make_unique<ExperimentStore>(logPath);
+    SensitivityOptions opt;
+    const int group = intOption(p, "group", 128, 0);
+    if (p.isSet(QStringLiteral("candidates"))) opt.candidates = formatList(p.value(QStringLiteral("candidates")), group, "candidates");
+    else if (p.isSet(QStringLiteral("group"))) throw Error(QStringLiteral("--group applies to a --candidates list of bit widths"));
+    else opt.candidates = SensitivityOptions::defaultCandidates();
+    const QString method = p.value(QStringLiteral("method")).toLower();
+    if (method.isEmpty() || method == QLatin1String("gptq")) opt.method = QuantMethod::Gptq;
+    else if (method == QLatin1String("rtn")) opt.method = QuantMethod::Rtn;
+    else throw Error(QStringLiteral("--method: the predicted error is made with gptq or rtn, not '%1'").arg(method));
+    opt.gptq.percDamp = doubleOption(p, "damp", 0.01, 0.0, 1.0);
+    opt.gptq.actOrder = p.isSet(QStringLiteral("act-order"));
+    opt.blockErrorTokens = p.isSet(QStringLiteral("block-error-tokens")) ? intOption(p, "block-error-tokens", 4096, 0) : 4096;
+    opt.channelVectors = !p.isSet(QStringLiteral("no-channel-vectors"));
+    const QString calibPath = p.value(QStringLiteral("calib"));
+    if (calibPath.isEmpty()) throw Error(QStringLiteral("--calib is required (a .jsonl or text file): the analysis needs activations"));
+    const QStringList evalPaths = p.values(QStringLiteral("eval"));
+    if (evalPaths.size() > 1) throw Error(QStringLiteral("sensitivity takes at most one --eval text (perplexity deltas per layer)"));
+
+    Loaded l = loadWithTokenizer(p.value(QStringLiteral("model")), p.value(QStringLiteral("tokenizer")), true);
+    CalibOptions calib{intOption(p, "nsamples", 128, 1), intOption(p, "seqlen", defaultSeqlen(l.model->config), 2),
+                       p.isSet(QStringLiteral("seed")) ? uint64_t(intOption(p, "seed", 0, 0)) : 0};
+    const std::vector<int> calibTokens = sampleCalibration(l.tokenizer->encodeForModel(loadText(calibPath)), calib);
+    std::optional<PplProbe> probe;
+    if (!evalPaths.isEmpty()) {
+        probe.emplace();
+        probe->tokens = l.tokenizer->encodeForModel(loadText(evalPaths.front()));
+        probe->eval.seqlen = intOption(p, "eval-seqlen", calib.seqlen, 2);
+        probe->eval.maxWindows = intOption(p, "max-windows", 0, 1);
+        probe->label = evalPaths.front().toStdString();
+    }
+    const SensitivityReport rep = analyzeSensitivity(*l.model, calibTokens, calib, opt, stderrProgress(), probe ? &*probe : nullptr);
+    if (p.isSet(QStringLiteral("out"))) rep.save(p.value(QStringLiteral("out")));
+    QJsonObject out = rep.toJson();
+    if (store) {
+        const QString modelPath = l.model->format == QLatin1String("demo") ? l.model->path : absoluteIfExists(l.model->path);
+        const int64_t modelId = store->addModel(modelPath, QString::fromStdString(rep.modelHash), l.model->format,
+                                                l.model->config.toJson(), l.model->numParams());
+        const int64_t calibId = store->addCalibrationSet(absoluteIfExists(calibPath), calib.nsamples, calib.seqlen, calib.seed,
+                                                         fileSha256(calibPath));
+        const int64_t id = store->addSensitivityReport(modelId, calibId, QStringLiteral("sensitivity"), out);
+        std::fprintf(stderr, "experiment log: sensitivity report %lld in %s\n", (long long)id, store->path().toStdString().c_str());
+        out.insert(QStringLiteral("report_id"), qint64(id));
+        out.insert(QStringLiteral("db"), store->path());
+    }
+    if (json) {
+        printJson(out);
+        return 0;
+    }
+    std::printf("%-40s %10s %10s %8s %8s", "layer", "trace(H)", "cond(H+λI)", "act.out", "w.out");
+    for (const QuantFormat& f : opt.candidates) std::printf(" %12s", f.name().c_str());
+    std::printf("\n");
+    for (const LayerSensitivity& ls : rep.layers) {
+        std::printf("%-40s %10.3g %10.3g %8.1f %8.1f", ls.name.c_str(), ls.traceH, ls.conditionDamped, ls.activations.outlierScore,
+                    ls.weights.outlierScore);
+        for (const CandidateCost& c : ls.candidates) std::printf(" %12.3g", c.relPredictedError);
+        std::printf("\n");
+    }
+    std::printf("(candidate columns: predicted output error tr(dW H dW^T) / tr(W H W^T) with %s; outlier scores: max/median "
+                "of the per-channel max |x| and |w|)\n",
+                quantMethodName(opt.method));
+    if (!rep.topOutliers.empty()) {
+        std::printf("largest activation channels:");
+        for (size_t i = 0; i < std::min<size_t>(5, rep.topOutliers.size()); ++i)
+            std::printf(" %s[%d]=%.3g", rep.topOutliers[i].layer.c_str(), rep.topOutliers[i].channel, rep.topOutliers[i].absMax);
+        std::printf("\n");
+    }
+    return 0;
+}
+
+int cmdAllocate(QCommandLineParser& p) {
+    const QString reportPath = p.value(QStringLiteral("report"));
+    if (reportPath.isEmpty()) throw Error(QStringLiteral("--report FILE is required (written by quantscope-cli sensitivity --out FILE)"));
+    if (!p.isSet(QStringLiteral("budget"))) throw Error(QStringLiteral("--budget BITS is required (average bits per weight, scales included)"));
+    const double budget = doubleOption(p, "budget", 0, 1e-9, 64.0);
+    const QString method = p.value(QStringLiteral("method")).toLower();
+    if (!method.isEmpty() && method != QLatin1String("knapsack"))
+        throw Error(QStringLiteral("--method: unknown allocator '%1'; available: knapsack").arg(method));
+    const QString outPath = p.value(QStringLiteral("out"));
+    if (outPath.isEmpty()) throw Error(QStringLiteral("--out RECIPE is required (the recipe to write)"));
+    const SensitivityReport rep = SensitivityReport::load(reportPath);
+    // --choices: bit widths select every integer candidate of the report with that
+    // width (any group size); format names select exactly that candidate
+    std::vector<QuantFormat> allowed;
+    for (const QString& item : p.value(QStringLiteral("choices")).split(QLatin1Char(','), Qt::SkipEmptyParts)) {
+        bool isNum = false;
+        const int bits = item.trimmed().toInt(&isNum);
+        if (!isNum) {
+            for (const QuantFormat& f : formatList(item, 0, "choices"))
+                if (std::find(allowed.begin(), allowed.end(), f) == allowed.end()) allowed.push_back(f);
+            continue;
+        }
+        size_t before = allowed.size();
+        for (const QuantFormat& f : rep.options.candidates)
+            if (f.kind == FormatKind::Int && f.bits == bits && std::find(allowed.begin(), allowed.end(), f) == allowed.end())
+                allowed.push_back(f);
+        if (allowed.size() == before)
+            throw Error(QStringLiteral("--choices: the report has no %1-bit integer candidate; rerun sensitivity with --candidates").arg(bits));
+    }
+    // default cost: the measured block-output error when the report has it (it
+    // predicts the allocation's perplexity far better than tr(ΔW H ΔWᵀ), see README)
+    bool haveBlock = !rep.layers.empty();
+    for (const LayerSensitivity& ls : rep.layers)
+        for (const CandidateCost& c : ls.candidates) haveBlock = haveBlock && std::isfinite(c.blockError);
+    const AllocCost cost = parseAllocCost(p.isSet(QStringLiteral("cost")) ? p.value(QStringLiteral("cost"))
+                                                                          : QLatin1String(haveBlock ? "block" : "predicted"));
+    const int resolution = intOption(p, "resolution", 20000, 1);
+    const std::vector<AllocItem> items = allocItemsFromReport(rep, allowed, cost);
+    const Allocation a = allocateKnapsack(items, budget, resolution);
+    const QString desc = QStringLiteral("knapsack allocation at %1 bits/weight (%2 cost) from %3")
+                             .arg(budget).arg(QLatin1String(allocCostName(cost)), QFileInfo(reportPath).fileName());
+    const Recipe recipe = allocationRecipe(rep, items, a, desc);
+    QSaveFile f(outPath);
+    const QByteArray bytes = recipe.toJsonBytes();
+    if (!f.open(QIODevice::WriteOnly) || f.write(bytes) != bytes.size() || !f.commit())
+        throw Error(QStringLiteral("%1: cannot write the recipe: %2").arg(outPath, f.errorString()));
+    QJsonArray layers;
+    std::map<std::string, int> counts;
+    for (size_t i = 0; i < items.size(); ++i) {
+        const AllocChoice& c = items[i].choices[size_t(a.choice[i])];
+        counts[c.format.name()]++;
+        layers.append(QJsonObject{{QStringLiteral("name"), QString::fromStdString(items[i].name)},
+                                  {QStringLiteral("format"), QString::fromStdString(c.format.name())},
+                                  {QStringLiteral("bits_per_weight"), c.bitsPerWeight},
+                                  {QStringLiteral("error"), c.error}});
+    }
+    QJsonObject out{{QStringLiteral("budget"), budget},
+                    {QStringLiteral("avg_bits"), a.avgBits},
+                    {QStringLiteral("total_error"), a.error},
+                    {QStringLiteral("cost"), QLatin1String(allocCostName(cost))},
+                    {QStringLiteral("unit_bits"), qint64(a.unitBits)},
+                    {QStringLiteral("recipe"), outPath},
+                    {QStringLiteral("layers"), layers}};
+    if (p.isSet(QStringLiteral("pareto"))) {
+        QJsonArray front;
+        for (const Allocation& pt : paretoFrontier(items, std::min(resolution, 4000)))
+            front.append(QJsonObject{{QStringLiteral("avg_bits"), pt.avgBits}, {QStringLiteral("total_error"), pt.error}});
+        out.insert(QStringLiteral("pareto"), front);
+    }
+    if (p.isSet(QStringLiteral("json"))) {
+        printJson(out);
+        return 0;
+    }
+    std::printf("allocated %zu layers at %.4f bits/weight (budget %.4f), total %s error %.6g; recipe: %s\n", items.size(), a.avgBits,
+                budget, allocCostName(cost), a.error, outPath.toStdString().c_str());
+    for (const auto& [fmt, n] : counts) std::printf("  %-14s %d layers\n", fmt.c_str(), n);
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -694,6 +882,15 @@ int main(int argc, char** argv) {
         {QStringLiteral("damp"), QStringLiteral("GPTQ dampening (fraction of mean diag H)"), QStringLiteral("F")},
         {QStringLiteral("wformat"), QStringLiteral("weight format"), QStringLiteral("F")},
         {QStringLiteral("aformat"), QStringLiteral("activation format (dynamic, inputs of every linear)"), QStringLiteral("F")},
+        {QStringLiteral("candidates"), QStringLiteral("sensitivity: candidate formats or bit widths"), QStringLiteral("LIST")},
+        {QStringLiteral("block-error-tokens"), QStringLiteral("sensitivity: tokens for the measured block-output error (0 = off)"), QStringLiteral("N")},
+        {QStringLiteral("no-channel-vectors"), QStringLiteral("sensitivity: omit the per-channel vectors from the report")},
+        {QStringLiteral("report"), QStringLiteral("allocate: the sensitivity report"), QStringLiteral("FILE")},
+        {QStringLiteral("budget"), QStringLiteral("allocate: average bits per weight"), QStringLiteral("BITS")},
+        {QStringLiteral("choices"), QStringLiteral("allocate: allowed bit widths or formats"), QStringLiteral("LIST")},
+        {QStringLiteral("cost"), QStringLiteral("allocate: predicted, block or ppl"), QStringLiteral("C")},
+        {QStringLiteral("resolution"), QStringLiteral("allocate: budget units of the knapsack"), QStringLiteral("N")},
+        {QStringLiteral("pareto"), QStringLiteral("allocate: include the error-vs-bits Pareto frontier")},
         {QStringLiteral("lm-head-format"), QStringLiteral("also quantize lm_head to this weight format (rounding of --method)"), QStringLiteral("F")},
         {QStringLiteral("embed-format"), QStringLiteral("also quantize the embedding table (RTN) to this weight format"), QStringLiteral("F")},
         {QStringLiteral("recipe"), QStringLiteral("JSON quantization recipe (per-layer plan)"), QStringLiteral("FILE")},
@@ -724,6 +921,8 @@ int main(int argc, char** argv) {
         if (cmd == QLatin1String("demo")) return cmdDemo(p);
         if (cmd == QLatin1String("quantize")) return cmdQuantizeLogged(p);
         if (cmd == QLatin1String("runs")) return cmdRuns(p);
+        if (cmd == QLatin1String("sensitivity")) return cmdSensitivity(p);
+        if (cmd == QLatin1String("allocate")) return cmdAllocate(p);
         std::fprintf(stderr, "quantscope-cli: unknown command '%s'\n%s", cmd.toStdString().c_str(), kUsage);
         return 2;
     } catch (const qs::Error& e) {

@@ -24,6 +24,7 @@ HessianAccumulator::HessianAccumulator(int64_t inFeatures) {
     h_ = Eigen::MatrixXd::Zero(inFeatures, inFeatures);
     absMax_ = Eigen::VectorXd::Zero(inFeatures);
     sumAbs_ = Eigen::VectorXd::Zero(inFeatures);
+    moments_ = Eigen::MatrixXd::Zero(inFeatures, 4);
 }
 
 void HessianAccumulator::add(const MatrixRM& x, int64_t samples) {
@@ -39,9 +40,13 @@ void HessianAccumulator::add(const MatrixRM& x, int64_t samples) {
     for (int64_t r = 0; r < x.rows(); ++r) {
         const auto row = x.row(r);
         for (int64_t c = 0; c < in; ++c) {
-            const double a = std::abs(double(row[c]));
+            const double v = double(row[c]), a = std::abs(v), v2 = v * v;
             if (a > absMax_[c]) absMax_[c] = a;
             sumAbs_[c] += a;
+            moments_(c, 0) += v;
+            moments_(c, 1) += v2;
+            moments_(c, 2) += v2 * v;
+            moments_(c, 3) += v2 * v2;
         }
     }
 
@@ -63,6 +68,20 @@ void HessianAccumulator::add(const MatrixRM& x, int64_t samples) {
         h_.block(c0, c0, in - c0, w).noalias() += xd.middleCols(c0, in - c0).transpose() * xd.middleCols(c0, w);
     }
     h_.triangularView<Eigen::StrictlyUpper>() = h_.transpose();
+}
+
+Eigen::VectorXd HessianAccumulator::kurtosis() const {
+    Eigen::VectorXd k = Eigen::VectorXd::Zero(moments_.rows());
+    if (tokens_ == 0) return k;
+    const double n = double(tokens_);
+    for (Eigen::Index c = 0; c < k.size(); ++c) {
+        const double m1 = moments_(c, 0) / n, m2 = moments_(c, 1) / n, m3 = moments_(c, 2) / n, m4 = moments_(c, 3) / n;
+        const double var = m2 - m1 * m1;
+        // central 4th moment from the raw ones
+        const double c4 = m4 - 4 * m1 * m3 + 6 * m1 * m1 * m2 - 3 * m1 * m1 * m1 * m1;
+        k[c] = var > 1e-30 * std::max(1.0, m2) ? std::max(0.0, c4) / (var * var) : 0.0;
+    }
+    return k;
 }
 
 Eigen::VectorXd HessianAccumulator::meanAbs() const {

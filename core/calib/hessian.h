@@ -24,10 +24,14 @@ public:
     /// Per input channel: max |x|, mean |x|.
     const Eigen::VectorXd& absMax() const { return absMax_; }
     Eigen::VectorXd meanAbs() const;
+    /// Per input channel: Pearson kurtosis E[(x-μ)⁴] / σ⁴ over all tokens (3 for a
+    /// Gaussian; large for channels with rare huge values); 0 for a constant channel.
+    Eigen::VectorXd kurtosis() const;
 
 private:
     Eigen::MatrixXd h_;
     Eigen::VectorXd absMax_, sumAbs_;
+    Eigen::MatrixXd moments_;  // [in, 4]: Σx, Σx², Σx³, Σx⁴ per channel
     int64_t n_ = 0, tokens_ = 0;
 };
 

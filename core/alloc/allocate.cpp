@@ -1,0 +1,233 @@
+#include "alloc/allocate.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+
+#include <QJsonArray>
+#include <QJsonDocument>
+
+#include "util/error.h"
+
+namespace qs {
+
+int64_t AllocItem::costBits(size_t c) const { return std::llround(double(params) * choices[c].bitsPerWeight); }
+
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+void validate(const std::vector<AllocItem>& items) {
+    if (items.empty()) throw Error(QStringLiteral("allocation: no layers to allocate"));
+    for (const AllocItem& it : items) {
+        if (it.choices.empty()) throw Error(QStringLiteral("allocation: layer '%1' has no choices").arg(QString::fromStdString(it.name)));
+        if (it.choices.size() > 255) throw Error(QStringLiteral("allocation: layer '%1' has more than 255 choices").arg(QString::fromStdString(it.name)));
+        if (it.params <= 0) throw Error(QStringLiteral("allocation: layer '%1' has no parameters").arg(QString::fromStdString(it.name)));
+        for (const AllocChoice& c : it.choices)
+            if (!std::isfinite(c.error) || !(c.bitsPerWeight > 0))
+                throw Error(QStringLiteral("allocation: layer '%1', choice %2: the error (%3) and bits per weight (%4) must be finite and positive bits")
+                                .arg(QString::fromStdString(it.name), QString::fromStdString(c.format.name()))
+                                .arg(c.error)
+                                .arg(c.bitsPerWeight));
+    }
+}
+
+/// The DP over capacities 0..R units; arg[i * (R+1) + r] = choice of item i at capacity r.
+struct Table {
+    int64_t unit = 1, R = 0;
+    std::vector<std::vector<int64_t>> w;  // units per item and choice
+    std::vector<double> best;            // min Σ error at capacity ≤ r (all items)
+    std::vector<uint8_t> arg;
+};
+
+Table solve(const std::vector<AllocItem>& items, int64_t capacityBits, int64_t unit) {
+    Table t;
+    t.unit = std::max<int64_t>(1, unit);
+    t.R = capacityBits / t.unit;
+    const size_t L = items.size(), W = size_t(t.R) + 1;
+    t.w.resize(L);
+    for (size_t i = 0; i < L; ++i)
+        for (size_t c = 0; c < items[i].choices.size(); ++c) t.w[i].push_back((items[i].costBits(c) + t.unit - 1) / t.unit);
+    std::vector<double> prev(W, 0.0), cur(W);
+    t.arg.assign(L * W, 0);
+    for (size_t i = 0; i < L; ++i) {
+        uint8_t* arg = &t.arg[i * W];
+        for (size_t r = 0; r < W; ++r) {
+            double b = kInf;
+            uint8_t a = 0;
+            for (size_t c = 0; c < items[i].choices.size(); ++c) {
+                const int64_t wc = t.w[i][c];
+                if (wc > int64_t(r)) continue;
+                const double v = prev[r - size_t(wc)] + items[i].choices[c].error;
+                if (v < b) b = v, a = uint8_t(c);
+            }
+            cur[r] = b;
+            arg[r] = a;
+        }
+        std::swap(prev, cur);
+    }
+    t.best = std::move(prev);
+    return t;
+}
+
+Allocation backtrack(const std::vector<AllocItem>& items, const Table& t, int64_t r) {
+    Allocation a;
+    a.unitBits = t.unit;
+    a.choice.assign(items.size(), 0);
+    const size_t W = size_t(t.R) + 1;
+    int64_t params = 0;
+    for (size_t k = items.size(); k-- > 0;) {
+        const int c = t.arg[k * W + size_t(r)];
+        a.choice[k] = c;
+        r -= t.w[k][size_t(c)];
+        a.error += items[k].choices[size_t(c)].error;
+        a.bits += items[k].costBits(size_t(c));
+        params += items[k].params;
+    }
+    a.avgBits = double(a.bits) / double(params);
+    return a;
+}
+
+int64_t totalParams(const std::vector<AllocItem>& items) {
+    int64_t p = 0;
+    for (const AllocItem& it : items) p += it.params;
+    return p;
+}
+
+}  // namespace
+
+Allocation allocateKnapsack(const std::vector<AllocItem>& items, double budgetAvgBits, int resolution) {
+    validate(items);
+    if (resolution < 1) throw Error(QStringLiteral("allocation: the resolution must be positive"));
+    const int64_t P = totalParams(items);
+    if (!(budgetAvgBits > 0) || !std::isfinite(budgetAvgBits))
+        throw Error(QStringLiteral("allocation: the budget must be a positive number of bits per weight, got %1").arg(budgetAvgBits));
+    const int64_t budget = int64_t(std::floor(budgetAvgBits * double(P) + 1e-6));
+    int64_t minBits = 0;
+    for (const AllocItem& it : items) {
+        int64_t m = std::numeric_limits<int64_t>::max();
+        for (size_t c = 0; c < it.choices.size(); ++c) m = std::min(m, it.costBits(c));
+        minBits += m;
+    }
+    if (minBits > budget)
+        throw Error(QStringLiteral("allocation: a budget of %1 bits per weight is below the cheapest assignment (%2 bits per weight)")
+                        .arg(budgetAvgBits)
+                        .arg(double(minBits) / double(P), 0, 'f', 4));
+    // the unit: as fine as the resolution allows; the rounding up of costs can make
+    // a coarse grid infeasible near the minimum, so refine until the cheapest fits
+    int64_t unit = std::max<int64_t>(1, (budget + resolution - 1) / resolution);
+    for (;;) {
+        const Table t = solve(items, budget, unit);
+        if (std::isfinite(t.best[size_t(t.R)])) return backtrack(items, t, t.R);
+        if (unit == 1) break;
+        unit = std::max<int64_t>(1, unit / 4);
+    }
+    throw Error(QStringLiteral("allocation: no assignment fits the budget"));  // unreachable: minBits <= budget
+}
+
+std::vector<Allocation> paretoFrontier(const std::vector<AllocItem>& items, int resolution) {
+    validate(items);
+    int64_t minBits = 0, maxBits = 0;
+    for (const AllocItem& it : items) {
+        int64_t lo = std::numeric_limits<int64_t>::max(), hi = 0;
+        for (size_t c = 0; c < it.choices.size(); ++c) lo = std::min(lo, it.costBits(c)), hi = std::max(hi, it.costBits(c));
+        minBits += lo, maxBits += hi;
+    }
+    const int64_t unit = std::max<int64_t>(1, (maxBits - minBits + resolution - 1) / std::max(1, resolution));
+    // capacity covers the most expensive assignment even after rounding every cost up
+    const Table t = solve(items, maxBits + int64_t(items.size()) * unit, unit);
+    std::vector<Allocation> out;
+    double last = kInf;
+    for (int64_t r = 0; r <= t.R; ++r) {
+        if (!(t.best[size_t(r)] < last)) continue;
+        last = t.best[size_t(r)];
+        Allocation a = backtrack(items, t, r);
+        while (!out.empty() && out.back().bits >= a.bits) out.pop_back();  // keep bits ascending
+        out.push_back(std::move(a));
+    }
+    return out;
+}
+
+AllocCost parseAllocCost(const QString& s) {
+    if (s == QLatin1String("predicted")) return AllocCost::Predicted;
+    if (s == QLatin1String("block")) return AllocCost::Block;
+    if (s == QLatin1String("ppl")) return AllocCost::Ppl;
+    throw Error(QStringLiteral("unknown allocation cost '%1'; expected predicted, block or ppl").arg(s));
+}
+
+const char* allocCostName(AllocCost c) {
+    switch (c) {
+    case AllocCost::Predicted: return "predicted";
+    case AllocCost::Block: return "block";
+    case AllocCost::Ppl: return "ppl";
+    }
+    return "?";
+}
+
+std::vector<AllocItem> allocItemsFromReport(const SensitivityReport& r, const std::vector<QuantFormat>& allowed, AllocCost cost) {
+    if (r.layers.empty()) throw Error(QStringLiteral("the sensitivity report has no layers"));
+    for (const QuantFormat& f : allowed)
+        if (std::find(r.options.candidates.begin(), r.options.candidates.end(), f) == r.options.candidates.end()) {
+            QStringList have;
+            for (const QuantFormat& c : r.options.candidates) have << QString::fromStdString(c.name());
+            throw Error(QStringLiteral("the sensitivity report has no candidate '%1' (it has %2); rerun sensitivity with --candidates")
+                            .arg(QString::fromStdString(f.name()), have.join(QStringLiteral(", "))));
+        }
+    std::vector<AllocItem> items;
+    for (const LayerSensitivity& l : r.layers) {
+        AllocItem it;
+        it.name = l.name;
+        it.params = l.params();
+        for (const CandidateCost& c : l.candidates) {
+            if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), c.format) == allowed.end()) continue;
+            double e = c.predictedError;
+            if (cost == AllocCost::Block) e = c.blockError;
+            if (cost == AllocCost::Ppl) e = c.pplDelta;
+            if (!std::isfinite(e))
+                throw Error(QStringLiteral("layer '%1', candidate %2: the report has no %3 cost (%4)")
+                                .arg(QString::fromStdString(l.name), QString::fromStdString(c.format.name()), QLatin1String(allocCostName(cost)),
+                                     cost == AllocCost::Ppl ? QStringLiteral("run sensitivity with --eval to measure perplexity deltas")
+                                                            : QStringLiteral("run sensitivity with --block-error-tokens > 0")));
+            it.choices.push_back({c.format, c.bitsPerWeight, e});
+        }
+        std::stable_sort(it.choices.begin(), it.choices.end(),
+                         [](const AllocChoice& a, const AllocChoice& b) { return a.bitsPerWeight < b.bitsPerWeight; });
+        items.push_back(std::move(it));
+    }
+    return items;
+}
+
+Recipe allocationRecipe(const SensitivityReport& r, const std::vector<AllocItem>& items, const Allocation& a,
+                        const QString& description) {
+    std::map<std::string, int64_t> weight;  // format -> params using it
+    for (size_t i = 0; i < items.size(); ++i) weight[items[i].choices[size_t(a.choice[i])].format.name()] += items[i].params;
+    std::string common;
+    int64_t most = -1;
+    for (const auto& [f, p] : weight)
+        if (p > most) most = p, common = f;
+    QJsonObject defaults{{QStringLiteral("method"), QLatin1String(quantMethodName(r.options.method))},
+                         {QStringLiteral("wformat"), QString::fromStdString(common)}};
+    if (r.options.method == QuantMethod::Gptq) {
+        defaults.insert(QStringLiteral("damp"), r.options.gptq.percDamp);
+        defaults.insert(QStringLiteral("act_order"), r.options.gptq.actOrder);
+        defaults.insert(QStringLiteral("static_groups"), r.options.gptq.staticGroups);
+        defaults.insert(QStringLiteral("block_size"), r.options.gptq.blockSize);
+    }
+    QJsonArray layers;
+    for (size_t i = 0; i < items.size(); ++i) {
+        const std::string f = items[i].choices[size_t(a.choice[i])].format.name();
+        if (f != common)
+            layers.append(QJsonObject{{QStringLiteral("match"), QString::fromStdString(items[i].name)}, {QStringLiteral("wformat"), QString::fromStdString(f)}});
+    }
+    QJsonObject o{{QStringLiteral("quantscope_recipe"), Recipe::kVersion},
+                  {QStringLiteral("description"), description},
+                  {QStringLiteral("defaults"), defaults},
+                  {QStringLiteral("calibration"), QJsonObject{{QStringLiteral("nsamples"), r.calib.nsamples},
+                                                              {QStringLiteral("seqlen"), r.calib.seqlen},
+                                                              {QStringLiteral("seed"), double(r.calib.seed)}}}};
+    if (!layers.isEmpty()) o.insert(QStringLiteral("layers"), layers);
+    return Recipe::parse(QJsonDocument(o).toJson(), QStringLiteral("allocation"));
+}
+
+}  // namespace qs

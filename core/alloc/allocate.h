@@ -1,0 +1,69 @@
+#pragma once
+// Mixed-precision allocation under a budget (core/alloc).
+//
+// Each quantizable linear i has choices c (a weight format) with a storage cost
+// bits(i, c) = params_i · bits_per_weight(c) (scales and zero points included)
+// and an error e(i, c) (the sensitivity report's predicted tr(ΔW H ΔWᵀ), or a
+// measured block-output error or perplexity delta). The allocation picks one
+// choice per layer minimising Σ e subject to Σ bits ≤ budget · Σ params: a
+// multiple-choice knapsack, solved exactly by dynamic programming over the budget
+// in integer units of u bits, u = ceil(budget bits / resolution). Costs are
+// rounded *up* to units, so the result always meets the real budget; with u = 1
+// (small models or a large resolution) it is the exact optimum.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "alloc/sensitivity.h"
+#include "quant/formats.h"
+#include "recipe/recipe.h"
+
+namespace qs {
+
+struct AllocChoice {
+    QuantFormat format;
+    double bitsPerWeight = 0;
+    double error = 0;
+};
+
+struct AllocItem {
+    std::string name;
+    int64_t params = 0;
+    std::vector<AllocChoice> choices;
+    int64_t costBits(size_t c) const;  // params · bits per weight, rounded to whole bits
+};
+
+struct Allocation {
+    std::vector<int> choice;  // per item
+    double error = 0;         // Σ e
+    int64_t bits = 0;         // Σ bits
+    double avgBits = 0;       // bits / Σ params
+    int64_t unitBits = 1;     // the DP's unit u
+};
+
+/// Minimises Σ error with average bits per weight ≤ budgetAvgBits. Throws
+/// qs::Error when even the cheapest choices exceed the budget, or on bad input.
+Allocation allocateKnapsack(const std::vector<AllocItem>& items, double budgetAvgBits, int resolution = 20000);
+
+/// The error-vs-average-bits Pareto frontier (each point an optimal allocation
+/// for its budget, on a grid of `resolution` units between the cheapest and the
+/// most expensive assignment); ascending bits, strictly descending error.
+std::vector<Allocation> paretoFrontier(const std::vector<AllocItem>& items, int resolution = 4000);
+
+/// Which sensitivity measurement is the per-layer error.
+enum class AllocCost { Predicted, Block, Ppl };
+AllocCost parseAllocCost(const QString& s);  // "predicted" | "block" | "ppl"; throws on others
+const char* allocCostName(AllocCost c);
+
+/// Items from a report: the report's candidates that `allowed` names (empty =
+/// all), per layer. An allowed format that the report lacks, or a cost the report
+/// did not measure, is a qs::Error.
+std::vector<AllocItem> allocItemsFromReport(const SensitivityReport& r, const std::vector<QuantFormat>& allowed, AllocCost cost);
+
+/// The recipe of an allocation: the report's method (and GPTQ options) and
+/// calibration; defaults.wformat = the most common chosen format; one exact-name
+/// override per layer that differs.
+Recipe allocationRecipe(const SensitivityReport& r, const std::vector<AllocItem>& items, const Allocation& a,
+                        const QString& description);
+
+}  // namespace qs

@@ -416,8 +416,8 @@ int cmdQuantize(QCommandLineParser& p, RunLog& runLog) {
         plan.gptq.percDamp = doubleOption(p, "damp", 0.01, 0.0, 1.0);
         plan.gptq.actOrder = p.isSet(QStringLiteral("act-order"));
         plan.gptq.staticGroups = p.isSet(QStringLiteral("static-groups"));
-        if (plan.method != QuantMethod::Gptq && (plan.gptq.actOrder || plan.gptq.staticGroups || p.isSet(QStringLiteral("damp"))))
-            throw Error(QStringLiteral("--act-order, --static-groups and --damp apply to methods that round with gptq only"));
+        if (!usesGptq(plan.method) && (plan.gptq.actOrder || plan.gptq.staticGroups || p.isSet(QStringLiteral("damp"))))
+            throw Error(QStringLiteral("--act-order, --static-groups and --damp apply to methods that round with gptq or boa only"));
         if (p.isSet(QStringLiteral("aformat"))) {
             const QString af = p.value(QStringLiteral("aformat")).toLower();
             const auto f = QuantFormat::parse(af.toStdString());
@@ -439,7 +439,7 @@ int cmdQuantize(QCommandLineParser& p, RunLog& runLog) {
         };
         if (p.isSet(QStringLiteral("lm-head-format"))) {
             LayerPlan h = plan;
-            h.method = plan.method == QuantMethod::Gptq ? QuantMethod::Gptq : QuantMethod::Rtn;
+            h.method = usesGptq(plan.method) ? QuantMethod::Gptq : QuantMethod::Rtn;
             h.weight = outerFormat("lm-head-format");
             h.activation = plan.activation;
             outer.lmHead = h;

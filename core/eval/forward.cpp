@@ -173,6 +173,51 @@ void Forward::embedRow(int token, float* out) const {
     E.ref.toFloat(out, size_t(token) * size_t(ed), size_t(ed));
 }
 
+void causalSoftmaxRows(MatrixRM& s, int t0, float scale) {
+    const int64_t nk = s.cols();
+    for (int64_t r = 0; r < s.rows(); ++r) {
+        // keys 0..last are visible; vectorised (Eigen) exp
+        const int64_t last = t0 + r;
+        auto vis = s.row(r).head(last + 1).array();
+        vis *= scale;
+        vis = (vis - vis.maxCoeff()).exp();
+        vis *= 1.0f / vis.sum();
+        if (last + 1 < nk) s.row(r).tail(nk - last - 1).setZero();
+    }
+}
+
+void ropeTables(const ModelConfig& c, int seqlen, std::vector<float>& cosT, std::vector<float>& sinT) {
+    const int hd = c.headDim, half = hd / 2;
+    cosT.assign(size_t(seqlen) * half, 0.0f);
+    sinT.assign(size_t(seqlen) * half, 0.0f);
+    for (int t = 0; t < seqlen; ++t)
+        for (int j = 0; j < half; ++j) {
+            const double invFreq = 1.0 / std::pow(c.ropeTheta, double(2 * j) / double(hd));
+            const double ang = double(t) * invFreq;
+            cosT[size_t(t) * half + j] = float(std::cos(ang));
+            sinT[size_t(t) * half + j] = float(std::sin(ang));
+        }
+}
+
+void Forward::queriesKeys(const Block& blk, const BlockWeights& bw, const MatrixRM& x, int seqlen, MatrixRM& q, MatrixRM& k) const {
+    const ModelConfig& c = model_.config;
+    for (size_t j = 0; j < blk.linears.size(); ++j) {
+        if (blk.linears[j].kind == LinearKind::Q) linearOf(blk.linears[j], x, *bw.w[j], bw.b[j], q);
+        if (blk.linears[j].kind == LinearKind::K) linearOf(blk.linears[j], x, *bw.w[j], bw.b[j], k);
+    }
+    if (c.arch == Arch::Llama) {
+        std::vector<float> cosT, sinT;
+        ropeTables(c, seqlen, cosT, sinT);
+        applyRope(q, c.numHeads, c.headDim, seqlen, cosT, sinT);
+        applyRope(k, c.numKvHeads, c.headDim, seqlen, cosT, sinT);
+    }
+}
+
+void Forward::queriesKeys(int i, const MatrixRM& x, int seqlen, MatrixRM& q, MatrixRM& k) const {
+    const auto bw = weights(i);
+    queriesKeys(model_.blocks[size_t(i)], *bw, x, seqlen, q, k);
+}
+
 MatrixRM Forward::embed(const int* tokens, int batch, int seqlen) const {
     const ModelConfig& c = model_.config;
     const WeightSource& E = model_.embedTokens;
@@ -242,22 +287,8 @@ void Forward::attention(const Block& blk, const BlockWeights& bwr, MatrixRM& h, 
         hook(blk.linears[iv], x);
     }
     MatrixRM q, k, v;
-    linearOf(blk.linears[iq], x, *bw->w[iq], bw->b[iq], q);
-    linearOf(blk.linears[ik], x, *bw->w[ik], bw->b[ik], k);
+    queriesKeys(blk, *bw, x, seqlen, q, k);
     linearOf(blk.linears[iv], x, *bw->w[iv], bw->b[iv], v);
-    if (c.arch == Arch::Llama) {
-        const int half = hd / 2;
-        std::vector<float> cosT(size_t(seqlen) * half), sinT(size_t(seqlen) * half);
-        for (int t = 0; t < seqlen; ++t)
-            for (int j = 0; j < half; ++j) {
-                const double invFreq = 1.0 / std::pow(c.ropeTheta, double(2 * j) / double(hd));
-                const double ang = double(t) * invFreq;
-                cosT[size_t(t) * half + j] = float(std::cos(ang));
-                sinT[size_t(t) * half + j] = float(std::sin(ang));
-            }
-        applyRope(q, nH, hd, seqlen, cosT, sinT);
-        applyRope(k, nKV, hd, seqlen, cosT, sinT);
-    }
     MatrixRM att(x.rows(), int64_t(nH) * hd);
     const float scale = 1.0f / std::sqrt(float(hd));
     const int tile = 256;
@@ -282,15 +313,7 @@ void Forward::attention(const Block& blk, const BlockWeights& bwr, MatrixRM& h, 
                     const int nq = t1 - t0, nk = t1;
                     s.resize(nq, nk);
                     s.noalias() = Q.middleRows(t0, nq) * K.topRows(nk).transpose();
-                    for (int r = 0; r < nq; ++r) {
-                        // keys 0..last are visible; vectorised (Eigen) exp
-                        const int last = t0 + r;
-                        auto vis = s.row(r).head(last + 1).array();
-                        vis *= scale;
-                        vis = (vis - vis.maxCoeff()).exp();
-                        vis *= 1.0f / vis.sum();
-                        if (last + 1 < nk) s.row(r).tail(nk - last - 1).setZero();
-                    }
+                    causalSoftmaxRows(s, t0, scale);
                     O.middleRows(t0, nq).noalias() = s * Vv.topRows(nk);
                 }
             }

@@ -23,6 +23,13 @@ namespace qs {
 /// `x` is [batch * seqlen, in].
 using LinearInputHook = std::function<void(const Linear& layer, const MatrixRM& x)>;
 
+/// Causal softmax of attention scores in place: s holds query rows t0 .. t0+rows-1
+/// against keys 0 .. cols-1; each row is scaled, soft-maxed over its visible keys
+/// (0..t) and zero beyond.
+void causalSoftmaxRows(MatrixRM& s, int t0, float scale);
+/// RoPE cos/sin tables [seqlen, headDim/2] (rotate-half layout).
+void ropeTables(const ModelConfig& c, int seqlen, std::vector<float>& cosT, std::vector<float>& sinT);
+
 /// Keys/values of past positions for incremental decoding (sampling).
 struct KvCache {
     int batch = 0, capacity = 0, length = 0;
@@ -44,6 +51,10 @@ public:
     void blockAttention(int i, MatrixRM& h, int batch, int seqlen, const LinearInputHook& hook = {}) const;
     /// The MLP half of block `i`: h += mlp(norm(h)) (row-wise: needs no window layout).
     void blockMlp(int i, MatrixRM& h, const LinearInputHook& hook = {}) const;
+    /// The queries and keys of block i (post-RoPE for LLaMA-family models, biases
+    /// included) for its normed attention input x [batch*seqlen, hidden]:
+    /// q [rows, heads*headDim], k [rows, kvHeads*headDim] (calibration statistics, e.g. BoA).
+    void queriesKeys(int i, const MatrixRM& x, int seqlen, MatrixRM& q, MatrixRM& k) const;
     /// Final norm (+ OPT project_out) -> [rows, embedDim]; lm_head is applied by logits().
     MatrixRM finalHidden(const MatrixRM& h) const;
     /// Logits of rows [r0, r0+n) of finalHidden output: [n, vocab].
@@ -64,6 +75,7 @@ public:
 
 private:
     struct BlockWeights;
+    void queriesKeys(const Block& blk, const BlockWeights& bw, const MatrixRM& x, int seqlen, MatrixRM& q, MatrixRM& k) const;
     /// Row `token` of the embedding table (the override when set) into out[embedDim].
     void embedRow(int token, float* out) const;
     std::shared_ptr<const BlockWeights> weights(int i) const;

@@ -118,10 +118,24 @@ MatrixRM toFloatRM(const Eigen::Ref<const Eigen::MatrixXd>& m) { return m.cast<f
 
 }  // namespace
 
-GptqResult gptqQuantize(const MatrixRM& W, const Eigen::MatrixXd& Hin, const Quantizer& quant, const GptqOptions& opt,
-                        const JobContext& ctx) {
-    const Eigen::Index rows = W.rows(), cols = W.cols();
-    const std::string layer = cat("layer W ", shapeStr(rows, cols));
+namespace {
+
+/// Steps 1-5 of the algorithm (everything before the column loop), shared by GPTQ
+/// and BoA: the working weights (dead columns zeroed, act-order permuted), U, and
+/// the quantizer parameters fixed before any update.
+struct Prepared {
+    Eigen::MatrixXd Wd;                 // [rows, cols] column-major double, permuted order
+    Eigen::MatrixXd U;                  // upper Cholesky factor of (H + λI)⁻¹, permuted order
+    std::vector<Eigen::Index> perm;     // permuted column j = original column perm[j]
+    RowParams rowParams;                // per-channel Int: from the original W
+    std::vector<RowParams> groups;      // static groups
+    Eigen::Index G = 0;
+    bool grouped = false, staticGroups = false;
+    int deadColumns = 0;
+};
+
+void checkArgs(const MatrixRM& W, const Eigen::MatrixXd& Hin, const GptqOptions& opt, const std::string& layer) {
+    const Eigen::Index cols = W.cols();
     if (Hin.rows() != cols || Hin.cols() != cols)
         throw Error(cat("GPTQ: Hessian is ", shapeStr(Hin.rows(), Hin.cols()), ", expected ", shapeStr(cols, cols),
                         " for ", layer));
@@ -130,73 +144,91 @@ GptqResult gptqQuantize(const MatrixRM& W, const Eigen::MatrixXd& Hin, const Qua
         throw Error(cat("GPTQ: percdamp must be a finite value >= 0, got ", opt.percDamp));
     if (!Hin.allFinite()) throw Error(cat("GPTQ: the Hessian ", shapeStr(cols, cols), " of ", layer, " contains NaN/Inf"));
     if (!W.allFinite()) throw Error(cat("GPTQ: ", layer, " contains NaN/Inf"));
+}
 
-    GptqResult res;
+Prepared prepare(const MatrixRM& W, const Eigen::MatrixXd& Hin, const Quantizer& quant, const GptqOptions& opt,
+                 const std::string& layer) {
+    const Eigen::Index rows = W.rows(), cols = W.cols();
     const QuantFormat& fmt = quant.format();
-    if (fmt.kind == FormatKind::None || rows == 0 || cols == 0) {
-        res.weight = W;
-        return res;
-    }
-    const Eigen::Index G = fmt.blockSize();  // 0 = one group per row (per channel)
-    const bool grouped = G > 0;
-    const bool staticGroups = grouped && (opt.staticGroups || (fmt.isMx() && opt.actOrder));
+    Prepared P;
+    P.G = fmt.blockSize();  // 0 = one group per row (per channel)
+    P.grouped = P.G > 0;
+    P.staticGroups = P.grouped && (opt.staticGroups || (fmt.isMx() && opt.actOrder));
 
     // 1. per-channel params from the original W
-    RowParams rowParams;
-    if (!grouped) rowParams = quant.findParams(W);
+    if (!P.grouped) P.rowParams = quant.findParams(W);
 
     // 2. dead columns
     Eigen::MatrixXd H = Hin;
-    Eigen::MatrixXd Wd = W.cast<double>();  // column-major [rows, cols]
+    P.Wd = W.cast<double>();  // column-major [rows, cols]
     for (Eigen::Index j = 0; j < cols; ++j) {
         if (H(j, j) == 0) {
             H(j, j) = 1;
-            Wd.col(j).setZero();
-            ++res.deadColumns;
+            P.Wd.col(j).setZero();
+            ++P.deadColumns;
         }
     }
 
     // 3. static groups from the (dead-zeroed) original W
-    std::vector<RowParams> groups;
-    if (staticGroups) {
-        for (Eigen::Index g = 0; g < cols; g += G)
-            groups.push_back(quant.findParams(toFloatRM(Wd.middleCols(g, std::min(G, cols - g)))));
+    if (P.staticGroups) {
+        for (Eigen::Index g = 0; g < cols; g += P.G)
+            P.groups.push_back(quant.findParams(toFloatRM(P.Wd.middleCols(g, std::min(P.G, cols - g)))));
     }
 
     // 4. act-order
-    std::vector<Eigen::Index> perm(static_cast<size_t>(cols));
-    std::iota(perm.begin(), perm.end(), Eigen::Index(0));
+    P.perm.resize(static_cast<size_t>(cols));
+    std::iota(P.perm.begin(), P.perm.end(), Eigen::Index(0));
     if (opt.actOrder) {
-        std::stable_sort(perm.begin(), perm.end(), [&](Eigen::Index a, Eigen::Index b) { return H(a, a) > H(b, b); });
+        std::stable_sort(P.perm.begin(), P.perm.end(), [&](Eigen::Index a, Eigen::Index b) { return H(a, a) > H(b, b); });
         Eigen::MatrixXd Wp(rows, cols), Hp(cols, cols);
-        for (Eigen::Index j = 0; j < cols; ++j) Wp.col(j) = Wd.col(perm[size_t(j)]);
+        for (Eigen::Index j = 0; j < cols; ++j) Wp.col(j) = P.Wd.col(P.perm[size_t(j)]);
         for (Eigen::Index j = 0; j < cols; ++j)
-            for (Eigen::Index i = 0; i < cols; ++i) Hp(i, j) = H(perm[size_t(i)], perm[size_t(j)]);
-        Wd.swap(Wp);
+            for (Eigen::Index i = 0; i < cols; ++i) Hp(i, j) = H(P.perm[size_t(i)], P.perm[size_t(j)]);
+        P.Wd.swap(Wp);
         H.swap(Hp);
     }
 
     // 5. damping and U
     const double damp = opt.percDamp * H.diagonal().mean();
     H.diagonal().array() += damp;
-    const Eigen::MatrixXd U = upperCholeskyOfInverse(
-        H, cat("the Hessian ", shapeStr(cols, cols), " of ", layer, " (percdamp ", opt.percDamp, ")"));
+    P.U = upperCholeskyOfInverse(H, cat("the Hessian ", shapeStr(cols, cols), " of ", layer, " (percdamp ", opt.percDamp, ")"));
+    return P;
+}
 
-    // 6. lazy blocks
-    Eigen::MatrixXf Q(rows, cols);  // permuted order
+RowParams rowsOf(const RowParams& p, Eigen::Index r0, Eigen::Index n) {
+    return RowParams{p.scale.segment(r0, n), p.zero.segment(r0, n)};
+}
+
+/// 6. The lazy column blocks on rows [r0, r0+n) of P.Wd (updated in place): the
+/// rounded values go to Q (same rows, permuted column order); with errOut, the
+/// scaled errors (w - q) / U_jj of every column ([n, cols]). Returns the loss.
+double columnsPass(Prepared& P, Eigen::Index r0, Eigen::Index n, const Quantizer& quant, const GptqOptions& opt,
+                   Eigen::MatrixXf& Q, Eigen::MatrixXd* errOut, const JobContext& ctx, bool reportProgress) {
+    const Eigen::Index cols = P.Wd.cols();
+    const QuantFormat& fmt = quant.format();
+    const Eigen::Index G = P.G;
     double loss = 0;
-    const RowParams* params = grouped ? nullptr : &rowParams;
-    RowParams groupParams;
+    RowParams chanParams, groupParams;
+    const RowParams* params = nullptr;
+    if (!P.grouped) {
+        chanParams = rowsOf(P.rowParams, r0, n);
+        params = &chanParams;
+    }
+    std::vector<RowParams> staticSub;
+    if (P.staticGroups)
+        for (const RowParams& g : P.groups) staticSub.push_back(rowsOf(g, r0, n));
+    auto Wd = P.Wd.middleRows(r0, n);
+    const Eigen::MatrixXd& U = P.U;
     const Eigen::Index B = opt.blockSize;
     for (Eigen::Index i1 = 0; i1 < cols; i1 += B) {
         ctx.check();
         const Eigen::Index i2 = std::min(i1 + B, cols), count = i2 - i1;
         Eigen::MatrixXd W1 = Wd.middleCols(i1, count);
-        Eigen::MatrixXd Err1(rows, count);
+        Eigen::MatrixXd Err1(n, count);
         for (Eigen::Index i = 0; i < count; ++i) {
             const Eigen::Index j = i1 + i;
-            if (grouped) {
-                if (!staticGroups) {
+            if (P.grouped) {
+                if (!P.staticGroups) {
                     if (j % G == 0) {
                         // Integer groups: the reference reads the group from the outer W, which
                         // lacks this lazy block's updates (kept for bit-exactness). MX blocks take
@@ -208,12 +240,12 @@ GptqResult gptqQuantize(const MatrixRM& W, const Eigen::MatrixXd& Hin, const Qua
                         params = &groupParams;
                     }
                 } else {
-                    params = &groups[size_t(perm[size_t(j)] / G)];
+                    params = &staticSub[size_t(P.perm[size_t(j)] / G)];
                 }
             }
             const Eigen::VectorXf w = W1.col(i).cast<float>();
             const Eigen::VectorXf q = quant.quantizeColumn(w, *params);
-            Q.col(j) = q;
+            Q.block(r0, j, n, 1) = q;
             const double d = U(j, j);
             Eigen::VectorXd err = (W1.col(i) - q.cast<double>()) / d;
             loss += 0.5 * err.squaredNorm();
@@ -222,13 +254,92 @@ GptqResult gptqQuantize(const MatrixRM& W, const Eigen::MatrixXd& Hin, const Qua
             Err1.col(i) = err;
         }
         if (i2 < cols) Wd.rightCols(cols - i2).noalias() -= Err1 * U.block(i1, i2, count, cols - i2);
-        ctx.report(double(i2) / double(cols),
-                   cat("GPTQ ", shapeStr(rows, cols), ": ", i2, "/", cols, " columns"));
+        if (errOut) errOut->middleCols(i1, count) = Err1;
+        if (reportProgress)
+            ctx.report(double(i2) / double(cols), cat("GPTQ ", shapeStr(n, cols), ": ", i2, "/", cols, " columns"));
     }
+    return loss;
+}
 
-    res.weight.resize(rows, cols);
-    for (Eigen::Index j = 0; j < cols; ++j) res.weight.col(perm[size_t(j)]) = Q.col(j);
-    res.loss = loss;
+MatrixRM unpermute(const Eigen::MatrixXf& Q, const std::vector<Eigen::Index>& perm) {
+    MatrixRM out(Q.rows(), Q.cols());
+    for (Eigen::Index j = 0; j < Q.cols(); ++j) out.col(perm[size_t(j)]) = Q.col(j);
+    return out;
+}
+
+}  // namespace
+
+GptqResult gptqQuantize(const MatrixRM& W, const Eigen::MatrixXd& Hin, const Quantizer& quant, const GptqOptions& opt,
+                        const JobContext& ctx) {
+    const Eigen::Index rows = W.rows(), cols = W.cols();
+    const std::string layer = cat("layer W ", shapeStr(rows, cols));
+    checkArgs(W, Hin, opt, layer);
+    GptqResult res;
+    if (quant.format().kind == FormatKind::None || rows == 0 || cols == 0) {
+        res.weight = W;
+        return res;
+    }
+    Prepared P = prepare(W, Hin, quant, opt, layer);
+    res.deadColumns = P.deadColumns;
+    Eigen::MatrixXf Q(rows, cols);  // permuted order
+    res.loss = columnsPass(P, 0, rows, quant, opt, Q, nullptr, ctx, true);
+    res.weight = unpermute(Q, P.perm);
+    return res;
+}
+
+GptqResult boaQuantize(const MatrixRM& W, const Eigen::MatrixXd& Hcol, const std::vector<Eigen::MatrixXd>& Hrow,
+                       const Quantizer& quant, const GptqOptions& opt, bool rowActOrder, const JobContext& ctx) {
+    const Eigen::Index rows = W.rows(), cols = W.cols();
+    const std::string layer = cat("layer W ", shapeStr(rows, cols));
+    checkArgs(W, Hcol, opt, layer);
+    if (Hrow.empty()) throw Error(cat("BoA: no output-side factors for ", layer));
+    const Eigen::Index hd = Hrow.front().rows();
+    if (hd <= 0 || rows % hd != 0 || rows / hd != Eigen::Index(Hrow.size()))
+        throw Error(cat("BoA: ", Hrow.size(), " head factors of ", hd, " rows do not tile ", layer));
+    for (const Eigen::MatrixXd& f : Hrow)
+        if (f.rows() != hd || f.cols() != hd || !f.allFinite())
+            throw Error(cat("BoA: every head factor must be a finite ", shapeStr(hd, hd), " matrix for ", layer));
+    GptqResult res;
+    if (quant.format().kind == FormatKind::None || rows == 0 || cols == 0) {
+        res.weight = W;
+        return res;
+    }
+    Prepared P = prepare(W, Hcol, quant, opt, layer);
+    res.deadColumns = P.deadColumns;
+    Eigen::MatrixXf Q(rows, cols);
+    Eigen::MatrixXd err(1, cols);
+    const Eigen::Index heads = rows / hd;
+    for (Eigen::Index h = 0; h < heads; ++h) {
+        // the head's output-side factor: damped, rows in act-order when asked, U_row
+        Eigen::MatrixXd Hr = Hrow[size_t(h)];
+        std::vector<Eigen::Index> order(static_cast<size_t>(hd));
+        std::iota(order.begin(), order.end(), Eigen::Index(0));
+        for (Eigen::Index i = 0; i < hd; ++i)
+            if (Hr(i, i) == 0) Hr(i, i) = 1;  // a dead output row: nothing to couple
+        if (rowActOrder) {
+            std::stable_sort(order.begin(), order.end(), [&](Eigen::Index a, Eigen::Index b) { return Hr(a, a) > Hr(b, b); });
+            Eigen::MatrixXd Hp(hd, hd);
+            for (Eigen::Index j = 0; j < hd; ++j)
+                for (Eigen::Index i = 0; i < hd; ++i) Hp(i, j) = Hr(order[size_t(i)], order[size_t(j)]);
+            Hr.swap(Hp);
+        }
+        Hr.diagonal().array() += opt.percDamp * Hr.diagonal().mean();
+        const Eigen::MatrixXd Urow =
+            upperCholeskyOfInverse(Hr, cat("the output-side factor of head ", h, " of ", layer, " (percdamp ", opt.percDamp, ")"));
+        for (Eigen::Index k = 0; k < hd; ++k) {
+            const Eigen::Index r = h * hd + order[size_t(k)];
+            const Eigen::RowVectorXd start = P.Wd.row(r);
+            res.loss += columnsPass(P, r, 1, quant, opt, Q, &err, ctx, false);
+            // the row's total change w - q = E · U_col, pushed onto the head's later rows
+            const Eigen::RowVectorXd dW = start - Q.row(r).cast<double>();
+            for (Eigen::Index k2 = k + 1; k2 < hd; ++k2) {
+                const double f = Urow(k, k2) / Urow(k, k);
+                if (f != 0) P.Wd.row(h * hd + order[size_t(k2)]) -= f * dW;
+            }
+        }
+        ctx.report(double(h + 1) / double(heads), cat("BoA ", shapeStr(rows, cols), ": head ", h + 1, "/", heads));
+    }
+    res.weight = unpermute(Q, P.perm);
     return res;
 }
 

@@ -35,6 +35,20 @@ struct GptqResult {
 GptqResult gptqQuantize(const MatrixRM& W, const Eigen::MatrixXd& H, const Quantizer& q, const GptqOptions& opt,
                         const JobContext& ctx = {});
 
+/// BoA (Kim et al., 2024): GPTQ with a Kronecker-factored Hessian per attention
+/// head, loss Σ_h tr(H_row,h · ΔW_h · H_col · ΔW_hᵀ). W [out, in] is viewed as
+/// heads of hd = Hrow[h].rows() consecutive output rows (out = heads · hd). Rows of
+/// a head are quantized one after another (natural order, or by descending
+/// diag(H_row) with rowActOrder); each row is a GPTQ pass over its columns with
+/// U_col (the same U, damping, dead columns, act-order and groups as GPTQ), and the
+/// row's total change ΔW_r = w_r - q_r (= E · U_col) is pushed onto the head's
+/// later rows: W[r'] -= U_row[r, r'] / U_row[r, r] · ΔW_r, with U_row the upper
+/// Cholesky factor of (H_row + λ_row I)⁻¹ (λ_row = percDamp · mean diag). With
+/// H_row = I this is GPTQ (rows independent; results equal up to the summation
+/// order of one GEMM vs one GEMV). `loss` sums the rows' GPTQ column losses.
+GptqResult boaQuantize(const MatrixRM& W, const Eigen::MatrixXd& Hcol, const std::vector<Eigen::MatrixXd>& Hrow,
+                       const Quantizer& q, const GptqOptions& opt, bool rowActOrder = false, const JobContext& ctx = {});
+
 /// The predicted error tr(ΔW H ΔWᵀ) of replacing W by Wq.
 double predictedError(const MatrixRM& W, const MatrixRM& Wq, const Eigen::MatrixXd& H);
 

@@ -9,6 +9,7 @@
 #include <QJsonValue>
 
 #include "calib/hessian.h"
+#include "quant/boa.h"
 #include "eval/forward.h"
 #include "util/error.h"
 
@@ -19,6 +20,7 @@ const char* quantMethodName(QuantMethod m) {
     case QuantMethod::None: return "none";
     case QuantMethod::Rtn: return "rtn";
     case QuantMethod::Gptq: return "gptq";
+    case QuantMethod::Boa: return "boa";
     }
     return "?";
 }
@@ -27,7 +29,7 @@ const char* const kEmbedTokensName = "model.embed_tokens";
 const char* const kLmHeadName = "lm_head";
 
 const char* const kMethodHelp =
-    "steps joined by '+' in the order smoothquant, awq, then one of rtn, gptq or none (e.g. gptq, awq, smoothquant+gptq, "
+    "steps joined by '+' in the order smoothquant, awq, then one of rtn, gptq, boa or none (e.g. gptq, boa, awq, smoothquant+gptq, "
     "smoothquant+awq+gptq)";
 
 std::string planMethodName(const LayerPlan& p) {
@@ -49,6 +51,7 @@ std::string parseMethodInto(const std::string& name, LayerPlan& p) {
         else if (st == QLatin1String("awq")) at = 1, awq = true;
         else if (st == QLatin1String("rtn")) at = 2, m = QuantMethod::Rtn, rounded = true;
         else if (st == QLatin1String("gptq")) at = 2, m = QuantMethod::Gptq, rounded = true;
+        else if (st == QLatin1String("boa")) at = 2, m = QuantMethod::Boa, rounded = true;
         else if (st == QLatin1String("none")) at = 2, m = QuantMethod::None, rounded = true;
         else return "unknown method step '" + st.toStdString() + "' in '" + name + "'; expected " + kMethodHelp;
         if (at < stage) return "method '" + name + "': '" + st.toStdString() + "' is repeated or out of order; expected " + kMethodHelp;
@@ -87,6 +90,12 @@ using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 bool planned(const LayerPlan& p) { return p.method != QuantMethod::None && p.weight.kind != FormatKind::None; }
+
+/// BoA's factors of one projection: per head output-side (row) factors, and for v
+/// per KV head input-side (column) factors.
+struct BoaFactors {
+    std::vector<Eigen::MatrixXd> row, col;
+};
 
 /// The transforms a group runs: on when any member asks; members that ask must agree.
 struct GroupTransforms {
@@ -276,7 +285,7 @@ QuantizeResult quantizeModel(const Model& model, const std::vector<int>& calibTo
     for (const Block& b : q.blocks)
         for (const Linear& l : b.linears) {
             const LayerPlan p = plans.emplace(&l, plan(l)).first->second;
-            if (p.method == QuantMethod::Gptq || p.smoothQuant || p.awq) needCalib = true;
+            if (usesGptq(p.method) || p.smoothQuant || p.awq) needCalib = true;
         }
     // the tensors outside the blocks
     auto checkOuter = [](const std::optional<LayerPlan>& p, const char* name, bool gptqOk) {
@@ -285,6 +294,8 @@ QuantizeResult quantizeModel(const Model& model, const std::vector<int>& calibTo
         if (p->smoothQuant || p->awq)
             throw Error(QStringLiteral("%1: SmoothQuant and AWQ do not apply outside the decoder blocks; use %2")
                             .arg(n, gptqOk ? QStringLiteral("rtn or gptq") : QStringLiteral("rtn")));
+        if (p->method == QuantMethod::Boa)
+            throw Error(QStringLiteral("%1: BoA applies to attention projections; use rtn or gptq").arg(n));
         if (p->method == QuantMethod::Gptq && !gptqOk)
             throw Error(QStringLiteral("%1: the embedding table is a lookup without an input Hessian; GPTQ does not apply, use rtn").arg(n));
         if (!gptqOk && p->activation.kind != FormatKind::None)
@@ -313,6 +324,8 @@ QuantizeResult quantizeModel(const Model& model, const std::vector<int>& calibTo
     };
     // Quantizes W [out, in] by plan p (GPTQ with H; output error with H when given),
     // records its LayerResult and returns the fake-quantized weight.
+    // BoA's factors of the linear being quantized (null: BoA runs as GPTQ, i.e. o and the MLP)
+    const BoaFactors* boaNow = nullptr;
     auto quantizeWeights = [&](const std::string& name, int blockIndex, const MatrixRM& W, const LayerPlan& p,
                                const Eigen::MatrixXd* H, double lo, double hi, const TransformInfo* ti) {
         const auto t0 = Clock::now();
@@ -333,13 +346,28 @@ QuantizeResult quantizeModel(const Model& model, const std::vector<int>& calibTo
         }
         const Quantizer quantizer(p.weight);
         MatrixRM Wq;
-        if (p.method == QuantMethod::Gptq) {
+        if (usesGptq(p.method)) {
             Q_ASSERT(H);
             JobContext sub;  // GPTQ's column progress, mapped into this group's share of the bar
             sub.cancel = ctx.cancel;
             if (ctx.progress)
                 sub.progress = [&](double f, const std::string& m) { ctx.report(lo + f * (hi - lo), name + ": " + m); };
-            GptqResult g = gptqQuantize(W, *H, quantizer, p.gptq, sub);
+            GptqResult g;
+            if (p.method == QuantMethod::Boa && boaNow && boaNow->col.empty()) {
+                g = boaQuantize(W, *H, boaNow->row, quantizer, p.gptq, p.gptq.actOrder, sub);
+            } else if (p.method == QuantMethod::Boa && boaNow) {
+                // v: each KV head has its own input-side factor (inputs mixed by its attention maps)
+                const int64_t hd = boaNow->row.front().rows();
+                g.weight.resize(W.rows(), W.cols());
+                for (size_t h = 0; h < boaNow->row.size(); ++h) {
+                    GptqResult gh = boaQuantize(W.middleRows(int64_t(h) * hd, hd), boaNow->col[h], {boaNow->row[h]}, quantizer, p.gptq,
+                                                p.gptq.actOrder, sub);
+                    g.weight.middleRows(int64_t(h) * hd, hd) = gh.weight;
+                    g.loss += gh.loss;
+                }
+            } else {
+                g = gptqQuantize(W, *H, quantizer, p.gptq, sub);
+            }
             r.gptqLoss = g.loss;
             Wq = std::move(g.weight);
         } else {
@@ -447,13 +475,23 @@ QuantizeResult quantizeModel(const Model& model, const std::vector<int>& calibTo
                 const bool mlpGroup = isMlp(todo.front()->kind);
                 // one Hessian per group: its members read the same input
                 std::optional<HessianAccumulator> acc;
-                for (Linear* l : todo)
+                std::optional<BoaStats> boa;  // q/k/v with BoA: attention-aware output-side factors
+                for (Linear* l : todo) {
                     if (plans.at(l).method != QuantMethod::None && !acc) acc.emplace(l->inFeatures);
+                    const LinearKind k = l->kind;
+                    if (plans.at(l).method == QuantMethod::Boa && (k == LinearKind::Q || k == LinearKind::K || k == LinearKind::V) && !boa)
+                        boa.emplace(q.config, l->inFeatures);
+                }
                 const auto tc = Clock::now();
                 if (acc) {
                     const LinearInputHook hook = [&](const Linear& l, const MatrixRM& x) {
                         if (&l != todo.front()) return;
                         acc->add(x, x.rows() / T);
+                        if (boa) {
+                            MatrixRM qq, kk;
+                            fwd.queriesKeys(bi, x, T, qq, kk);
+                            boa->add(x, qq, kk, T);
+                        }
                         throw StopPass{};
                     };
                     if (mlpGroup) computeMid(bi);
@@ -468,12 +506,22 @@ QuantizeResult quantizeModel(const Model& model, const std::vector<int>& calibTo
                 }
                 res.calibrationSeconds += since(tc);
                 const double glo = gi ? groupEnd(bi, gi - 1, groups.size()) : blockStart(bi), ghi = groupEnd(bi, gi, groups.size());
+                std::map<LinearKind, BoaFactors> boaFactors;
+                if (boa) {
+                    boaFactors[LinearKind::Q].row = boa->qRowFactors();
+                    boaFactors[LinearKind::K].row = boa->kRowFactors();
+                    boaFactors[LinearKind::V].row = BoaStats::vRowFactors(blk.find(LinearKind::O)->weightMatrix(), q.config);
+                    boaFactors[LinearKind::V].col = boa->vColFactors();
+                }
                 for (size_t k = 0; k < todo.size(); ++k) {
                     Linear* l = todo[k];
                     const LayerPlan& p = plans.at(l);
                     const double step = (ghi - glo) / double(todo.size());  // each member its share of the group's
+                    const auto bf = boaFactors.find(l->kind);
+                    boaNow = bf == boaFactors.end() ? nullptr : &bf->second;
                     if (planned(p))
                         quantizeLinear(*l, bi, p, acc ? &acc->hessian() : nullptr, glo + double(k) * step, glo + double(k + 1) * step);
+                    boaNow = nullptr;
                     setActivation(*l, p);  // later groups and blocks see quantized activations
                 }
                 if (!mlpGroup) midValid = false;  // the attention half changed

@@ -30,9 +30,12 @@
 
 namespace qs {
 
-/// The rounding step of a plan.
-enum class QuantMethod { None, Rtn, Gptq };
+/// The rounding step of a plan. Boa = BoA's attention-aware GPTQ on q/k/v (on
+/// every other linear it is GPTQ, as in the paper).
+enum class QuantMethod { None, Rtn, Gptq, Boa };
 const char* quantMethodName(QuantMethod m);
+/// Methods that take GptqOptions (damp, act-order, groups, block size) and need calibration.
+inline bool usesGptq(QuantMethod m) { return m == QuantMethod::Gptq || m == QuantMethod::Boa; }
 
 struct LayerPlan {
     QuantMethod method = QuantMethod::Rtn;
@@ -53,7 +56,7 @@ struct LayerPlan {
 };
 using PlanFn = std::function<LayerPlan(const Linear&)>;
 
-/// "gptq", "smoothquant+gptq", "awq" (= awq+rtn), "smoothquant+awq+gptq",
+/// "gptq", "boa", "smoothquant+gptq", "awq" (= awq+rtn), "smoothquant+awq+gptq",
 /// "smoothquant+none" (transform only), "none".
 std::string planMethodName(const LayerPlan& p);
 /// Parses such a name into p.method / p.smoothQuant / p.awq (other fields are

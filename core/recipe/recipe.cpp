@@ -189,7 +189,7 @@ RecipeSettings readSettings(const QJsonObject& o, const QString& path, bool isDe
                                                            .arg(QLatin1String(step), join(path, QStringLiteral("method")),
                                                                 QString::fromStdString(planMethodName(mp))));
     };
-    conflicts({"act_order", "static_groups", "damp", "block_size"}, mp.method == QuantMethod::Gptq, "gptq");
+    conflicts({"act_order", "static_groups", "damp", "block_size"}, usesGptq(mp.method), "gptq or boa");
     conflicts({"smoothquant_alpha"}, mp.smoothQuant, "smoothquant");
     conflicts({"awq_grid", "awq_clip", "awq_max_shrink", "awq_tokens"}, mp.awq, "awq");
     const QuantMethod m = mp.method;
@@ -399,10 +399,14 @@ Recipe Recipe::parse(const QByteArray& json, const QString& label) {
         p.smoothQuant = p.awq = false;
         p.activation = QuantFormat{FormatKind::None, 0, false, 0};
         if (!isHead || p.method == QuantMethod::None) p.method = QuantMethod::Rtn;
+        if (p.method == QuantMethod::Boa && !st.method) p.method = QuantMethod::Gptq;  // BoA's rounding outside attention is GPTQ
         apply(p, st);
         const QString mpath = join(key, QStringLiteral("method"));
         if (st.smoothQuant.value_or(false) || st.awq.value_or(false))
             ctx.add(mpath, QStringLiteral("SmoothQuant and AWQ do not apply outside the decoder blocks; expected %1")
+                               .arg(isHead ? QStringLiteral("rtn, gptq or none") : QStringLiteral("rtn or none")));
+        else if (p.method == QuantMethod::Boa)
+            ctx.add(mpath, QStringLiteral("BoA applies to attention projections; expected %1")
                                .arg(isHead ? QStringLiteral("rtn, gptq or none") : QStringLiteral("rtn or none")));
         else if (!isHead && p.method == QuantMethod::Gptq)
             ctx.add(mpath, QStringLiteral("the embedding table is a lookup without an input Hessian; expected rtn or none"));
@@ -431,7 +435,7 @@ Recipe Recipe::load(const QString& path) {
 Recipe Recipe::fromUniform(const LayerPlan& plan, const CalibOptions& calib) {
     Recipe r;
     r.defaults_ = plan;
-    if (plan.method != QuantMethod::Gptq) r.defaults_.gptq = GptqOptions{};
+    if (!usesGptq(plan.method)) r.defaults_.gptq = GptqOptions{};
     if (!plan.smoothQuant) r.defaults_.smooth = SmoothQuantOptions{};
     if (!plan.awq) r.defaults_.awqOpt = AwqOptions{};
     r.setCalibration(calib);
@@ -443,7 +447,7 @@ QJsonObject Recipe::toJson() const {
                   {QStringLiteral("wformat"), QString::fromStdString(defaults_.weight.name())},
                   {QStringLiteral("aformat"), QString::fromStdString(defaults_.activation.kind == FormatKind::None
                                                                           ? std::string("none") : defaults_.activation.name())}};
-    if (defaults_.method == QuantMethod::Gptq) {
+    if (usesGptq(defaults_.method)) {
         d.insert(QStringLiteral("act_order"), defaults_.gptq.actOrder);
         d.insert(QStringLiteral("static_groups"), defaults_.gptq.staticGroups);
         d.insert(QStringLiteral("damp"), defaults_.gptq.percDamp);
@@ -523,7 +527,7 @@ void Recipe::setOuterPlans(const OuterPlans& o) {
 bool Recipe::needsCalibration(const Model& model) const {
     if (lmHead_ && lmHead_->method == QuantMethod::Gptq) return true;
     for (const Linear* l : model.linears())
-        if (const LayerPlan p = planFor(l->name); p.method == QuantMethod::Gptq || p.smoothQuant || p.awq) return true;
+        if (const LayerPlan p = planFor(l->name); usesGptq(p.method) || p.smoothQuant || p.awq) return true;
     return false;
 }
 

@@ -1,0 +1,705 @@
+// Tests of views/ and the main window (offscreen): the layer table model (rows,
+// edits through setData, exact undo/redo, multi-row edits as one undo step,
+// average bits and model size against an independent computation, recipe round
+// trips), the bits delegate, the filter/sort proxy (numeric sort by sensitivity),
+// the sensitivity chart, the main window's background jobs (load, analysis with
+// progress and cancel, auto-assign as one undo step, recipe export/import, error
+// reporting) and the --screenshot rendering.
+#include <cmath>
+#include <limits>
+#include <set>
+
+#include <QApplication>
+#include <QComboBox>
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QMimeData>
+#include <QPushButton>
+#include <QSignalSpy>
+#include <QSlider>
+#include <QSpinBox>
+#include <QTableView>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include "alloc/allocate.h"
+#include "bits_delegate.h"
+#include "layer_proxy_model.h"
+#include "layer_table_model.h"
+#include "main_window.h"
+#include "model/demo.h"
+#include "recipe/recipe.h"
+#include "sensitivity_chart.h"
+
+using namespace qs;
+using qs::views::LayerTableModel;
+
+namespace {
+
+const Demo& demo() {
+    static Demo d = makeDemo(DemoOptions{.sampleWindows = 2});
+    return d;
+}
+
+QuantFormat fmt(const char* name) { return *QuantFormat::parse(name); }
+
+/// Storage bits per weight computed from first principles (not with
+/// QuantFormat::bitsPerWeight): integer grids store `bits` per weight plus, per
+/// group of G columns (a trailing partial group counts whole), an fp16 scale and,
+/// when asymmetric, a `bits`-wide zero point; MX formats store the element width
+/// plus one E8M0 byte per block of 32.
+double expectedBpw(const QuantFormat& f, int64_t in) {
+    if (f.isMx()) {
+        const int64_t blocks = (in + 31) / 32;
+        return (double(in) * f.bits + double(blocks) * 8.0) / double(in);
+    }
+    const int64_t g = f.groupSize > 0 ? f.groupSize : in;
+    const int64_t groups = (in + g - 1) / g;
+    const double perGroup = 16.0 + (f.symmetric ? 0.0 : double(f.bits));
+    return (double(in) * f.bits + double(groups) * perGroup) / double(in);
+}
+
+std::vector<QJsonObject> allPlans(const LayerTableModel& t) {
+    std::vector<QJsonObject> v;
+    for (int r = 0; r < t.rowCount(); ++r) v.push_back(LayerTableModel::planJson(t.row(r).plan));
+    return v;
+}
+
+/// A synthetic report over the demo's layers: candidates int2-g128, int3-g32,
+/// int3-g128, int4-g128; the block error of int3-g128 (the reference) is
+/// `sens(i)`, int3-g32 gets a tenth of it (so picking the wrong 3-bit candidate
+/// shows), the others scale with 4^(3-bits). Layers whose `sens` is NaN are left
+/// out of the report.
+SensitivityReport syntheticReport(const std::function<double(int)>& sens, bool blockErrors = true) {
+    SensitivityReport rep;
+    rep.options.candidates = {fmt("int2-g128"), fmt("int3-g32"), fmt("int3-g128"), fmt("int4-g128")};
+    int i = 0;
+    for (const Linear* l : demo().model->linears()) {
+        const double s = sens(i++);
+        if (std::isnan(s)) continue;
+        LayerSensitivity ls;
+        ls.name = l->name;
+        ls.outFeatures = l->outFeatures;
+        ls.inFeatures = l->inFeatures;
+        ls.activations.outlierScore = 1.0 + i;
+        for (const QuantFormat& f : rep.options.candidates) {
+            CandidateCost c;
+            c.format = f;
+            c.bitsPerWeight = f.bitsPerWeight(l->inFeatures);
+            double e = s * std::pow(4.0, 3 - f.bits);
+            if (f.groupSize == 32) e *= 0.1;
+            c.relPredictedError = 10 * e;  // distinguishable from the block error
+            c.predictedError = 100 * e;
+            c.blockError = blockErrors ? e : std::numeric_limits<double>::quiet_NaN();
+            ls.candidates.push_back(c);
+        }
+        rep.layers.push_back(ls);
+    }
+    return rep;
+}
+
+gui::MainWindowOptions smallOptions() {
+    gui::MainWindowOptions o;
+    o.loadDemoAtStart = false;
+    o.modalErrors = false;
+    o.demo.sampleWindows = 2;
+    o.demoCalib = CalibOptions{4, 128, 0};
+    o.blockErrorTokens = 512;
+    o.candidates = {fmt("int2-g128"), fmt("int3-g128"), fmt("int4-g128"), fmt("int8-g128")};
+    return o;
+}
+
+}  // namespace
+
+class TestViews : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    void rowsAreTheQuantizableLinears();
+    void setDataUndoRedoExact();
+    void multiRowEditIsOneUndoStep();
+    void averageBitsAndSize();
+    void recipeRoundTrip();
+    void importedRecipeWithMethodsAndUndo();
+    void sensitivityColumnsFromReport();
+    void delegateEditsThroughTheView();
+    void proxySortsNumericallyAndFilters();
+    void chartShowsSensitivityAndBits();
+    void mainWindowJobs();
+    void screenshot();
+};
+
+void TestViews::rowsAreTheQuantizableLinears() {
+    LayerTableModel t;
+    QCOMPARE(t.rowCount(), 0);
+    t.setModel(*demo().model);
+    const auto lin = demo().model->linears();
+    QCOMPARE(t.rowCount(), int(lin.size()));
+    QCOMPARE(t.rowCount(), 42);  // 6 blocks × q, k, v, o, gate, up, down
+    QCOMPARE(t.columnCount(), int(LayerTableModel::ColumnCount));
+    for (int r = 0; r < t.rowCount(); ++r) {
+        const Linear& l = *lin[size_t(r)];
+        QCOMPARE(t.index(r, LayerTableModel::ColName).data().toString(), QString::fromStdString(l.name));
+        QCOMPARE(t.index(r, LayerTableModel::ColShape).data().toString(), QStringLiteral("%1×%2").arg(l.outFeatures).arg(l.inFeatures));
+        QCOMPARE(t.index(r, LayerTableModel::ColParams).data(LayerTableModel::SortRole).toDouble(), double(l.params()));
+        QCOMPARE(t.index(r, LayerTableModel::ColFormat).data().toString(), QStringLiteral("int4-g128"));
+        QCOMPARE(t.index(r, LayerTableModel::ColMethod).data().toString(), QStringLiteral("gptq"));
+        // no analysis yet: the sensitivity columns are empty
+        QVERIFY(!t.index(r, LayerTableModel::ColSensitivity).data().isValid());
+        QVERIFY(!t.index(r, LayerTableModel::ColOutlier).data().isValid());
+        QCOMPARE(bool(t.flags(t.index(r, LayerTableModel::ColFormat)) & Qt::ItemIsEditable), true);
+        QCOMPARE(bool(t.flags(t.index(r, LayerTableModel::ColBits)) & Qt::ItemIsEditable), false);
+    }
+    QCOMPARE(t.index(7, LayerTableModel::ColBlock).data().toInt(), 1);
+    for (int c = 0; c < t.columnCount(); ++c) {
+        QVERIFY(!t.headerData(c, Qt::Horizontal).toString().isEmpty());
+        QVERIFY(!t.headerData(c, Qt::Horizontal, Qt::ToolTipRole).toString().isEmpty());
+    }
+}
+
+void TestViews::setDataUndoRedoExact() {
+    LayerTableModel t;
+    t.setModel(*demo().model);
+    const auto start = allPlans(t);
+    QSignalSpy totals(&t, &LayerTableModel::totalsChanged);
+    QSignalSpy changed(&t, &QAbstractItemModel::dataChanged);
+
+    const QModelIndex i3 = t.index(3, LayerTableModel::ColFormat);
+    QVERIFY(t.setData(i3, 3));  // bit width: group size kept
+    QCOMPARE(t.format(3), fmt("int3-g128"));
+    QCOMPARE(i3.data(Qt::EditRole).toInt(), 3);
+    QCOMPARE(t.undoStack()->count(), 1);
+    QCOMPARE(totals.size(), 1);
+    QVERIFY(changed.size() >= 1);
+    QVERIFY(t.setData(t.index(5, LayerTableModel::ColFormat), QStringLiteral("mxfp4")));  // a format name
+    QCOMPARE(t.format(5), fmt("mxfp4"));
+    QVERIFY(t.setData(t.index(5, LayerTableModel::ColFormat), 6));  // MX -> int with its block size
+    QCOMPARE(t.format(5), fmt("int6-g32"));
+    QVERIFY(t.setData(t.index(9, LayerTableModel::ColFormat), QStringLiteral("int2-sym-g64")));
+    QVERIFY(t.setData(t.index(9, LayerTableModel::ColFormat), 5));  // symmetry and group kept
+    QCOMPARE(t.format(9), fmt("int5-sym-g64"));
+    QCOMPARE(t.undoStack()->count(), 5);
+    const auto edited = allPlans(t);
+
+    // rejected edits leave no undo step
+    QVERIFY(!t.setData(t.index(3, LayerTableModel::ColFormat), 9));
+    QVERIFY(!t.setData(t.index(3, LayerTableModel::ColFormat), 1));
+    QVERIFY(!t.setData(t.index(3, LayerTableModel::ColFormat), QStringLiteral("int9")));
+    QVERIFY(!t.setData(t.index(3, LayerTableModel::ColBits), 3));
+    QVERIFY(!t.setData(t.index(3, LayerTableModel::ColFormat), 3, Qt::DisplayRole));
+    QVERIFY(t.setData(t.index(3, LayerTableModel::ColFormat), 3));  // unchanged: accepted, no step
+    QCOMPARE(t.undoStack()->count(), 5);
+
+    const double editedBits = t.averageBits();
+    while (t.undoStack()->canUndo()) t.undoStack()->undo();
+    QCOMPARE(allPlans(t), start);
+    QCOMPARE(t.format(3), fmt("int4-g128"));
+    LayerTableModel fresh;
+    fresh.setModel(*demo().model);
+    QCOMPARE(t.averageBits(), fresh.averageBits());
+    while (t.undoStack()->canRedo()) t.undoStack()->redo();
+    QCOMPARE(allPlans(t), edited);
+    QCOMPARE(t.averageBits(), editedBits);
+    // the last signal carries the live totals
+    const QList<QVariant> last = totals.last();
+    QCOMPARE(last.at(0).toDouble(), t.averageBits());
+    QCOMPARE(last.at(1).toDouble(), t.sizeMB());
+}
+
+void TestViews::multiRowEditIsOneUndoStep() {
+    LayerTableModel t;
+    t.setModel(*demo().model);
+    const auto start = allPlans(t);
+    QVERIFY(t.setFormats({0, 3, 5, 40}, fmt("int2-g64")));
+    QCOMPARE(t.undoStack()->count(), 1);
+    for (int r : {0, 3, 5, 40}) QCOMPARE(t.format(r), fmt("int2-g64"));
+    QCOMPARE(t.format(1), fmt("int4-g128"));
+    // rows already at the format do not count; nothing changing pushes nothing
+    QVERIFY(t.setFormats({0, 3}, fmt("int2-g64")));
+    QCOMPARE(t.undoStack()->count(), 1);
+    QVERIFY(!t.setFormats({0, 99}, fmt("int3")));
+    QVERIFY(!t.setFormats({0}, QuantFormat{FormatKind::None, 0, false, 0}));
+    QCOMPARE(t.undoStack()->count(), 1);
+    // per-row formats (what auto-assign applies) are one step too
+    QVERIFY(t.setFormatsPerRow({{1, fmt("int3-g32")}, {2, fmt("int8-g128")}, {3, fmt("mxint4")}}, QStringLiteral("alloc")));
+    QCOMPARE(t.undoStack()->count(), 2);
+    QCOMPARE(t.undoStack()->undoText(), QStringLiteral("alloc"));
+    t.undoStack()->undo();
+    QCOMPARE(t.format(1), fmt("int4-g128"));
+    QCOMPARE(t.format(3), fmt("int2-g64"));
+    t.undoStack()->undo();
+    QCOMPARE(allPlans(t), start);
+}
+
+void TestViews::averageBitsAndSize() {
+    const Model& m = *demo().model;
+    LayerTableModel t;
+    t.setModel(m);
+    const char* names[] = {"int2-g32", "int3-g128", "int4", "mxfp4", "int8-sym-g64", "int5-g100", "mxfp6_e3m2"};
+    std::vector<std::pair<int, QuantFormat>> ch;
+    for (int r = 0; r < t.rowCount(); ++r) ch.emplace_back(r, fmt(names[r % 7]));
+    QVERIFY(t.setFormatsPerRow(ch, QStringLiteral("mixed")));
+
+    double bits = 0;
+    int64_t params = 0;
+    int r = 0;
+    for (const Linear* l : m.linears()) {
+        bits += double(l->outFeatures * l->inFeatures) * expectedBpw(fmt(names[r++ % 7]), l->inFeatures);
+        params += l->outFeatures * l->inFeatures;
+    }
+    QCOMPARE(t.linearParams(), params);
+    QVERIFY2(std::fabs(t.averageBits() - bits / double(params)) < 1e-12,
+             qPrintable(QStringLiteral("%1 vs %2").arg(t.averageBits(), 0, 'g', 17).arg(bits / double(params), 0, 'g', 17)));
+    // everything that is not a block linear, from the configuration: the
+    // embedding table (and an untied lm_head), two RMSNorms per block and the
+    // final norm (the demo has no biases)
+    const ModelConfig& c = m.config;
+    const int64_t other = int64_t(c.vocabSize) * c.hiddenSize * (c.tiedEmbeddings ? 1 : 2) +
+                          int64_t(c.hiddenSize) * (2 * c.numLayers + 1);
+    QCOMPARE(t.otherParams(), other);
+    QVERIFY(std::fabs(t.sizeMB() - (bits / 8.0 + 2.0 * double(other)) / 1e6) < 1e-9);
+    QVERIFY(std::fabs(t.fp16SizeMB() - 2.0 * double(params + other) / 1e6) < 1e-9);
+    // the bits column shows the same per-row value
+    QCOMPARE(t.index(3, LayerTableModel::ColBits).data(LayerTableModel::SortRole).toDouble(), t.bitsPerWeight(3));
+    QCOMPARE(t.index(3, LayerTableModel::ColBits).data().toString(), QString::number(expectedBpw(fmt("mxfp4"), m.linears()[3]->inFeatures), 'f', 3));
+    // back to the uniform int4-g128 start
+    t.undoStack()->undo();
+    double u = 0;
+    for (const Linear* l : m.linears()) u += double(l->params()) * expectedBpw(fmt("int4-g128"), l->inFeatures);
+    QVERIFY(std::fabs(t.averageBits() - u / double(params)) < 1e-12);
+    QVERIFY(t.averageBits() > 4.15625);  // down_proj's 688 columns: the trailing partial group costs a whole scale
+}
+
+void TestViews::recipeRoundTrip() {
+    const Model& m = *demo().model;
+    LayerTableModel t;
+    t.setModel(m);
+    const char* names[] = {"int2-g32", "int3-g128", "int3-g128", "mxfp4", "int8-sym-g64", "int3-g128"};
+    std::vector<std::pair<int, QuantFormat>> ch;
+    for (int r = 0; r < t.rowCount(); ++r) ch.emplace_back(r, fmt(names[(r * 5) % 6]));
+    QVERIFY(t.setFormatsPerRow(ch, QStringLiteral("mixed")));
+
+    const Recipe rec = t.toRecipe();
+    const QJsonObject j = rec.toJson();
+    // defaults: the format covering most parameters; overrides: exact names of the others
+    QCOMPARE(j.value(QStringLiteral("defaults")).toObject().value(QStringLiteral("wformat")).toString(), QStringLiteral("int3-g128"));
+    int differing = 0;
+    for (int r = 0; r < t.rowCount(); ++r) differing += t.format(r) != fmt("int3-g128");
+    const QJsonArray layers = j.value(QStringLiteral("layers")).toArray();
+    QCOMPARE(layers.size(), differing);
+    for (const QJsonValue& v : layers) {
+        const QJsonObject e = v.toObject();
+        QVERIFY(t.rowOf(e.value(QStringLiteral("match")).toString().toStdString()) >= 0);
+        QCOMPARE(e.keys(), (QStringList{QStringLiteral("match"), QStringLiteral("wformat")}));
+    }
+    // the written bytes parse back and give a new table the same formats
+    const Recipe back = Recipe::parse(rec.toJsonBytes(), QStringLiteral("round trip"));
+    LayerTableModel t2;
+    t2.setModel(m);
+    t2.applyRecipe(back, QStringLiteral("import"));
+    for (int r = 0; r < t.rowCount(); ++r) {
+        QCOMPARE(t2.format(r), t.format(r));
+        QCOMPARE(LayerTableModel::planJson(back.planFor(t.row(r).name)), LayerTableModel::planJson(t.row(r).plan));
+    }
+    QCOMPARE(allPlans(t2), allPlans(t));
+    QCOMPARE(t2.averageBits(), t.averageBits());
+    QCOMPARE(t2.toRecipe(), rec);
+    // the quantization pipeline plans the same formats from it
+    const PlanFn pf = back.planFn();
+    int r = 0;
+    for (const Linear* l : m.linears()) QCOMPARE(pf(*l).weight, t.format(r++));
+}
+
+void TestViews::importedRecipeWithMethodsAndUndo() {
+    const Model& m = *demo().model;
+    LayerTableModel t;
+    t.setModel(m);
+    const auto start = allPlans(t);
+    const Recipe r = Recipe::parse(QJsonDocument(QJsonObject{
+        {QStringLiteral("quantscope_recipe"), 1},
+        {QStringLiteral("description"), QStringLiteral("mixed methods")},
+        {QStringLiteral("calibration"), QJsonObject{{QStringLiteral("nsamples"), 16}, {QStringLiteral("seqlen"), 256}}},
+        {QStringLiteral("defaults"), QJsonObject{{QStringLiteral("method"), QStringLiteral("rtn")}, {QStringLiteral("wformat"), QStringLiteral("int4")}}},
+        {QStringLiteral("lm_head"), QJsonObject{{QStringLiteral("method"), QStringLiteral("rtn")}, {QStringLiteral("wformat"), QStringLiteral("int8-g128")}}},
+        {QStringLiteral("layers"), QJsonArray{
+            QJsonObject{{QStringLiteral("match"), QStringLiteral("*.mlp.down_proj")}, {QStringLiteral("method"), QStringLiteral("gptq")},
+                        {QStringLiteral("wformat"), QStringLiteral("int8-g128")}, {QStringLiteral("act_order"), true}},
+            QJsonObject{{QStringLiteral("regex"), QStringLiteral("q_proj$")}, {QStringLiteral("aformat"), QStringLiteral("int8")}},
+            QJsonObject{{QStringLiteral("match"), QStringLiteral("model.layers.0.self_attn.*")}, {QStringLiteral("method"), QStringLiteral("none")}},
+        }},
+    }).toJson(), QStringLiteral("test recipe"));
+    t.applyRecipe(r, QStringLiteral("import"));
+    QCOMPARE(t.undoStack()->count(), 1);
+    const int down = t.rowOf("model.layers.2.mlp.down_proj"), q = t.rowOf("model.layers.3.self_attn.q_proj"),
+              v0 = t.rowOf("model.layers.0.self_attn.v_proj");
+    QCOMPARE(t.index(down, LayerTableModel::ColMethod).data().toString(), QStringLiteral("gptq"));
+    QCOMPARE(t.format(down), fmt("int8-g128"));
+    QCOMPARE(t.row(down).plan.gptq.actOrder, true);
+    QCOMPARE(t.index(q, LayerTableModel::ColActivation).data().toString(), QStringLiteral("int8"));
+    QCOMPARE(t.index(v0, LayerTableModel::ColMethod).data().toString(), QStringLiteral("none"));
+    QCOMPARE(t.bitsPerWeight(v0), 16.0);  // float rows count as fp16
+    // table -> recipe -> table keeps every plan (float rows: the method; their format is moot)
+    const Recipe back = Recipe::parse(t.toRecipe().toJsonBytes());
+    QCOMPARE(back.description(), QStringLiteral("mixed methods"));
+    QCOMPARE(back.calibNsamples().value_or(0), 16);
+    QVERIFY(back.outerPlans().lmHead.has_value());
+    for (int i = 0; i < t.rowCount(); ++i) {
+        const LayerPlan p = back.planFor(t.row(i).name);
+        if (t.row(i).plan.method == QuantMethod::None) {
+            QCOMPARE(p.method, QuantMethod::None);
+            QJsonObject got = LayerTableModel::planJson(p), want = LayerTableModel::planJson(t.row(i).plan);
+            got.remove(QStringLiteral("wformat"));
+            want.remove(QStringLiteral("wformat"));
+            QCOMPARE(got, want);
+        } else {
+            QCOMPARE(LayerTableModel::planJson(p), LayerTableModel::planJson(t.row(i).plan));
+        }
+    }
+    // setting bits on a float row quantizes it with the recipe's rounding
+    QVERIFY(t.setData(t.index(v0, LayerTableModel::ColFormat), 3));
+    QCOMPARE(t.row(v0).plan.method, QuantMethod::Rtn);
+    QCOMPARE(t.format(v0), fmt("int3-g128"));
+    t.undoStack()->undo();
+    QCOMPARE(t.row(v0).plan.method, QuantMethod::None);
+    // undoing the import restores the plans and the base recipe exactly
+    t.undoStack()->undo();
+    QCOMPARE(allPlans(t), start);
+    QCOMPARE(t.baseRecipe(), LayerTableModel::initialRecipe());
+    t.undoStack()->redo();
+    QCOMPARE(t.baseRecipe(), r);
+}
+
+void TestViews::sensitivityColumnsFromReport() {
+    LayerTableModel t;
+    t.setModel(*demo().model);
+    QSignalSpy spy(&t, &LayerTableModel::reportChanged);
+    auto rep = std::make_shared<SensitivityReport>(syntheticReport([](int i) { return i == 4 ? std::nan("") : 1e-3 * (i + 1); }));
+    t.setReport(rep);
+    QCOMPARE(spy.size(), 1);
+    QCOMPARE(t.referenceCandidate().value(), fmt("int3-g128"));  // the 3-bit candidate with the fewest bits/weight
+    QCOMPARE(t.errorMeasureName(), QStringLiteral("block-output error"));
+    QCOMPARE(t.sensitivity(0).value(), 1e-3);
+    QCOMPARE(t.sensitivity(7).value(), 8e-3);
+    QVERIFY(!t.sensitivity(4).has_value());  // not in the report
+    QVERIFY(!t.index(4, LayerTableModel::ColSensitivity).data().isValid());
+    QCOMPARE(t.outlierScore(7).value(), 9.0);  // syntheticReport: 1 + (index + 1)
+    // error at the current format (int4-g128): a quarter of the 3-bit error
+    QCOMPARE(t.errorAtFormat(7).value(), 8e-3 / 4);
+    QVERIFY(t.setData(t.index(7, LayerTableModel::ColFormat), QStringLiteral("int3-g32")));
+    QCOMPARE(t.errorAtFormat(7).value(), 8e-4);
+    QCOMPARE(t.sensitivity(7).value(), 8e-3);  // fixed: does not follow the edit
+    QVERIFY(t.setData(t.index(7, LayerTableModel::ColFormat), 5));  // int5-g32 is no candidate
+    QVERIFY(!t.errorAtFormat(7).has_value());
+    // without block errors the relative predicted error is the measure
+    t.setReport(std::make_shared<SensitivityReport>(syntheticReport([](int i) { return 1e-3 * (i + 1); }, false)));
+    QCOMPARE(t.errorMeasureName(), QStringLiteral("relative predicted error"));
+    QCOMPARE(t.sensitivity(0).value(), 1e-2);
+    // a report without 3-bit candidates: the cheapest candidate is the reference
+    auto r2 = syntheticReport([](int i) { return 1e-3 * (i + 1); });
+    r2.options.candidates = {fmt("int4-g128"), fmt("int2-g128")};
+    t.setReport(std::make_shared<SensitivityReport>(r2));
+    QCOMPARE(t.referenceCandidate().value(), fmt("int2-g128"));
+    QCOMPARE(t.sensitivity(0).value(), 4e-3);
+    t.setReport(nullptr);
+    QVERIFY(!t.sensitivity(0).has_value());
+}
+
+void TestViews::delegateEditsThroughTheView() {
+    LayerTableModel t;
+    t.setModel(*demo().model);
+    views::LayerProxyModel proxy;
+    proxy.setSourceModel(&t);
+    QTableView view;
+    view.setModel(&proxy);
+    auto* del = new views::BitsDelegate(&view);
+    view.setItemDelegateForColumn(LayerTableModel::ColFormat, del);
+    view.resize(1000, 600);
+    view.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&view));
+    proxy.sort(LayerTableModel::ColName, Qt::DescendingOrder);  // proxy row != source row
+
+    // direct delegate API
+    const QModelIndex pi = proxy.index(0, LayerTableModel::ColFormat);
+    const int src = proxy.mapToSource(pi).row();
+    QVERIFY(src != 0);
+    QStyleOptionViewItem opt;
+    QWidget* w = del->createEditor(view.viewport(), opt, pi);
+    auto* ed = qobject_cast<views::BitsEditor*>(w);
+    QVERIFY(ed);
+    del->setEditorData(ed, pi);
+    QCOMPARE(ed->bits(), 4);
+    QCOMPARE(ed->slider()->value(), 4);
+    ed->slider()->setValue(2);  // slider and spin box stay in step
+    QCOMPARE(ed->spinBox()->value(), 2);
+    ed->spinBox()->setValue(6);
+    QCOMPARE(ed->slider()->value(), 6);
+    del->setModelData(ed, &proxy, pi);
+    QCOMPARE(t.format(src), fmt("int6-g128"));
+    QCOMPARE(t.undoStack()->count(), 1);
+    delete w;
+
+    // the view's own editing path: open the editor, change it, commit
+    const QModelIndex pj = proxy.index(2, LayerTableModel::ColFormat);
+    const int srcJ = proxy.mapToSource(pj).row();
+    view.setCurrentIndex(pj);
+    view.edit(pj);
+    auto* ed2 = view.viewport()->findChild<views::BitsEditor*>();
+    QVERIFY(ed2);
+    QCOMPARE(ed2->bits(), 4);
+    ed2->setBits(3);
+    Q_EMIT del->commitData(ed2);
+    Q_EMIT del->closeEditor(ed2);
+    QCOMPARE(t.format(srcJ), fmt("int3-g128"));
+    QCOMPARE(t.undoStack()->count(), 2);
+}
+
+void TestViews::proxySortsNumericallyAndFilters() {
+    LayerTableModel t;
+    t.setModel(*demo().model);
+    views::LayerProxyModel proxy;
+    proxy.setSourceModel(&t);
+    // values whose text order differs from their numeric order: 9.00e-04 < 0.001 < 0.02 < 0.3
+    const double vals[] = {9e-4, 1e-3, 2e-2, 3e-1, 5e-5, 7e-3};
+    t.setReport(std::make_shared<SensitivityReport>(syntheticReport([&](int i) { return i % 7 == 6 ? std::nan("") : vals[i % 6] * (1 + i * 1e-6); })));
+    int empty = 0;
+    for (int r = 0; r < t.rowCount(); ++r) empty += !t.sensitivity(r).has_value();
+    QCOMPARE(empty, 6);
+    for (Qt::SortOrder order : {Qt::DescendingOrder, Qt::AscendingOrder}) {
+        proxy.sort(LayerTableModel::ColSensitivity, order);
+        QCOMPARE(proxy.rowCount(), 42);
+        double prev = order == Qt::DescendingOrder ? 1e300 : -1e300;
+        for (int r = 0; r < 42 - empty; ++r) {
+            const QVariant v = proxy.index(r, LayerTableModel::ColSensitivity).data(LayerTableModel::SortRole);
+            QVERIFY2(v.isValid(), qPrintable(QStringLiteral("row %1 empty before the filled ones end").arg(r)));
+            const double x = v.toDouble();
+            QVERIFY(order == Qt::DescendingOrder ? x <= prev : x >= prev);
+            prev = x;
+        }
+        for (int r = 42 - empty; r < 42; ++r)  // empty cells last in both directions
+            QVERIFY(!proxy.index(r, LayerTableModel::ColSensitivity).data(LayerTableModel::SortRole).isValid());
+    }
+    proxy.sort(LayerTableModel::ColSensitivity, Qt::DescendingOrder);
+    QCOMPARE(proxy.index(0, LayerTableModel::ColSensitivity).data().toString().left(3), QStringLiteral("0.3"));
+    // text sorting would put "9.00e-04" first
+    QVERIFY(proxy.index(0, LayerTableModel::ColSensitivity).data().toString() != QStringLiteral("9.00e-04"));
+    // sorting follows edits of the bits column live
+    proxy.sort(LayerTableModel::ColBits, Qt::DescendingOrder);
+    QVERIFY(t.setData(t.index(11, LayerTableModel::ColFormat), 8));
+    QCOMPARE(proxy.mapToSource(proxy.index(0, 0)).row(), 11);
+
+    // filters: substring (case-insensitive) and wildcards
+    proxy.setNameFilter(QStringLiteral("down_proj"));
+    QCOMPARE(proxy.rowCount(), 6);
+    proxy.setNameFilter(QStringLiteral("MLP"));
+    QCOMPARE(proxy.rowCount(), 18);
+    proxy.setNameFilter(QStringLiteral("layers.1*.q_proj"));
+    QCOMPARE(proxy.rowCount(), 1);
+    QCOMPARE(proxy.index(0, LayerTableModel::ColName).data().toString(), QStringLiteral("model.layers.1.self_attn.q_proj"));
+    proxy.setNameFilter(QStringLiteral("layers.?.self_attn.o_proj"));
+    QCOMPARE(proxy.rowCount(), 6);
+    QModelIndexList sel;
+    for (int r = 0; r < proxy.rowCount(); ++r) sel << proxy.index(r, 0) << proxy.index(r, 3);
+    QCOMPARE(proxy.sourceRows(sel).size(), 6);
+    proxy.setNameFilter(QString());
+    QCOMPARE(proxy.rowCount(), 42);
+}
+
+void TestViews::chartShowsSensitivityAndBits() {
+    LayerTableModel t;
+    t.setModel(*demo().model);
+    views::SensitivityChart chart;
+    chart.setTableModel(&t);
+    chart.resize(1200, 350);
+    QCOMPARE(chart.barCount(), 42);
+    QCOMPARE(chart.bitsLine().size(), 42);
+    QCOMPARE(chart.bitsLine().at(0), t.bitsPerWeight(0));
+    QVERIFY(!chart.logScale());
+    // values within two decades: linear axis
+    t.setReport(std::make_shared<SensitivityReport>(syntheticReport([](int i) { return 1e-3 * (1 + i % 5); })));
+    QVERIFY(!chart.logScale());
+    QCOMPARE(chart.barValues().at(3), t.sensitivity(3).value());
+    // values spanning four decades: log axis
+    t.setReport(std::make_shared<SensitivityReport>(syntheticReport([](int i) { return std::pow(10.0, -2 - (i % 5)); })));
+    QVERIFY(chart.logScale());
+    QCOMPARE(chart.barValues().size(), 42);
+    // the bits line follows edits live
+    QVERIFY(t.setFormats({0, 1}, fmt("int2-g128")));
+    QCOMPARE(chart.bitsLine().at(1), t.bitsPerWeight(1));
+    QVERIFY(chart.bitsLine().at(1) < 2.2);
+    t.undoStack()->undo();
+    QCOMPARE(chart.bitsLine().at(1), t.bitsPerWeight(1));
+    QVERIFY(chart.bitsLine().at(1) > 4.1);
+    const QImage img = chart.grab().toImage();
+    QCOMPARE(img.size(), QSize(1200, 350));
+}
+
+void TestViews::mainWindowJobs() {
+    gui::MainWindow w(smallOptions());
+    w.resize(1280, 800);
+    w.show();
+    QSignalSpy loaded(&w, &gui::MainWindow::modelLoaded);
+    QSignalSpy errors(&w, &gui::MainWindow::errorOccurred);
+    QSignalSpy finished(&w, &gui::MainWindow::analysisFinished);
+    QSignalSpy progress(&w, &gui::MainWindow::progressChanged);
+
+    // a bad path: core's message, no model
+    w.openModel(QStringLiteral("/nonexistent/model.safetensors"));
+    QVERIFY(w.busy());
+    QVERIFY(loaded.wait(30000));
+    QCOMPARE(loaded.last().at(0).toBool(), false);
+    QCOMPARE(errors.size(), 1);
+    QVERIFY2(errors.last().at(1).toString().contains(QStringLiteral("/nonexistent/model.safetensors")), qPrintable(errors.last().at(1).toString()));
+    QVERIFY(!w.loaded());
+    QVERIFY(!w.startAnalysis());  // nothing to analyse
+    QCOMPARE(errors.size(), 2);
+
+    // a HF directory (the demo written to disk) loads in the background, with the
+    // tokenizer found next to it; the event loop keeps running meanwhile
+    QTemporaryDir modelDir;
+    writeDemo(demo(), modelDir.path());
+    int ticks = 0;
+    QTimer timer;
+    connect(&timer, &QTimer::timeout, [&] { ++ticks; });
+    timer.start(10);
+    w.openModel(modelDir.path());
+    QVERIFY(w.busy());
+    QVERIFY(loaded.wait(60000));
+    QCOMPARE(loaded.last().at(0).toBool(), true);
+    QCOMPARE(errors.size(), 2);
+    QVERIFY(w.loaded() && w.loaded()->tokenizer && !w.loaded()->demo);
+    QCOMPARE(w.tableModel()->rowCount(), 42);
+    QVERIFY(w.totalsText().contains(QStringLiteral("bits/weight")));
+    QVERIFY(w.windowTitle().contains(QFileInfo(modelDir.path()).fileName()));
+    QVERIFY(!w.startAnalysis());  // not the demo: a calibration text is needed
+    QCOMPARE(errors.size(), 3);
+    w.setCalibration(4, 128);
+    {  // before the analysis: the table and the bits line, empty sensitivity columns
+        QTest::qWait(50);  // let the chart lay out its new axes
+        const QImage img = w.grab().toImage();
+        QCOMPARE(img.size(), QSize(1280, 800));
+        const QString out = qEnvironmentVariable("QS_SCREENSHOT_BEFORE");
+        if (!out.isEmpty()) QVERIFY(img.save(out));
+    }
+    const QString calib = modelDir.filePath(QStringLiteral("eval.txt"));
+
+    // the analysis: progress arrives on the GUI thread; cancel stops it
+    connect(&w, &gui::MainWindow::progressChanged, &w, [&](double f, const QString&) {
+        if (f > 0.1 && w.analysing()) w.cancelJob();
+    });
+    ticks = 0;
+    QVERIFY(w.startAnalysis(calib));
+    QVERIFY(w.analysing());
+    QVERIFY(!w.startAnalysis(calib));  // one job at a time
+    QVERIFY(finished.wait(120000));
+    QCOMPARE(finished.last().at(0).toBool(), false);
+    QVERIFY(w.statusText().contains(QStringLiteral("cancelled")));
+    QVERIFY(!w.tableModel()->report());
+    QVERIFY(progress.size() >= 1);
+    QVERIFY(ticks > 0);
+    disconnect(&w, &gui::MainWindow::progressChanged, &w, nullptr);
+
+    // a calibration file that does not exist: core's message names it
+    QVERIFY(w.startAnalysis(modelDir.filePath(QStringLiteral("missing.txt"))));
+    QVERIFY(finished.wait(60000));
+    QCOMPARE(finished.last().at(0).toBool(), false);
+    QVERIFY2(errors.last().at(1).toString().contains(QStringLiteral("missing.txt")), qPrintable(errors.last().at(1).toString()));
+
+    // the table stays editable while the analysis runs
+    QVERIFY(w.startAnalysis(calib));
+    QVERIFY(w.tableModel()->setData(w.tableModel()->index(0, views::LayerTableModel::ColFormat), 8));
+    QVERIFY(finished.wait(120000));
+    QCOMPARE(finished.last().at(0).toBool(), true);
+    QVERIFY(w.tableModel()->report());
+    QVERIFY(w.tableModel()->sensitivity(0).has_value());
+    QCOMPARE(w.tableModel()->errorMeasureName(), QStringLiteral("block-output error"));
+    QCOMPARE(w.chart()->barCount(), 42);
+
+    // auto-assign: one undo step, within the budget, and what the knapsack picks
+    QUndoStack* undo = w.tableModel()->undoStack();
+    const int steps = undo->count();
+    const auto before = allPlans(*w.tableModel());
+    QVERIFY(w.autoAssign(3.0));
+    QCOMPARE(undo->count(), steps + 1);
+    QVERIFY(w.tableModel()->averageBits() <= 3.0);
+    QVERIFY(w.tableModel()->averageBits() > 2.5);
+    const auto items = allocItemsFromReport(*w.tableModel()->report(), {}, AllocCost::Block);
+    const Allocation a = allocateKnapsack(items, 3.0);
+    for (size_t i = 0; i < items.size(); ++i)
+        QCOMPARE(w.tableModel()->format(w.tableModel()->rowOf(items[i].name)), items[i].choices[size_t(a.choice[i])].format);
+    QVERIFY(std::fabs(w.tableModel()->averageBits() - a.avgBits) < 1e-9);
+    std::set<std::string> used;
+    for (int r = 0; r < 42; ++r) used.insert(w.tableModel()->format(r).name());
+    QVERIFY(used.size() >= 2);  // a mixed assignment
+    undo->undo();
+    QCOMPARE(allPlans(*w.tableModel()), before);
+    undo->redo();
+    QVERIFY(!w.autoAssign(1.0));  // infeasible: the message from core
+    QVERIFY(errors.last().at(1).toString().size() > 10);
+
+    // multi-select in the view + "Set format": one undo step
+    w.tableView()->clearSelection();
+    w.tableView()->selectionModel()->select(w.proxyModel()->index(0, 0), QItemSelectionModel::Select | QItemSelectionModel::Rows);
+    w.tableView()->selectionModel()->select(w.proxyModel()->index(5, 0), QItemSelectionModel::Select | QItemSelectionModel::Rows);
+    w.tableView()->selectionModel()->select(w.proxyModel()->index(9, 0), QItemSelectionModel::Select | QItemSelectionModel::Rows);
+    auto* combo = w.findChild<QComboBox*>();
+    QVERIFY(combo);
+    combo->setCurrentText(QStringLiteral("mxfp4"));
+    QPushButton* apply = nullptr;
+    for (QPushButton* b : w.findChildren<QPushButton*>())
+        if (b->text() == QStringLiteral("Set format")) apply = b;
+    QVERIFY(apply && apply->isEnabled());
+    const int s2 = undo->count();
+    apply->click();
+    QCOMPARE(undo->count(), s2 + 1);
+    for (int pr : {0, 5, 9}) QCOMPARE(w.tableModel()->format(w.proxyModel()->mapToSource(w.proxyModel()->index(pr, 0)).row()), fmt("mxfp4"));
+
+    // export, change, import: the formats come back (one undo step)
+    QTemporaryDir dir;
+    const QString path = dir.filePath(QStringLiteral("r.json"));
+    std::vector<QuantFormat> exported;
+    for (int r = 0; r < 42; ++r) exported.push_back(w.tableModel()->format(r));
+    QVERIFY(w.exportRecipe(path));
+    QVERIFY(w.tableModel()->setFormats({0, 1, 2, 3}, fmt("int8")));
+    const int s3 = undo->count();
+    QVERIFY(w.importRecipe(path));
+    QCOMPARE(undo->count(), s3 + 1);
+    for (int r = 0; r < 42; ++r) QCOMPARE(w.tableModel()->format(r), exported[size_t(r)]);
+    // a broken recipe: core's message with the JSON path
+    QFile bad(dir.filePath(QStringLiteral("bad.json")));
+    QVERIFY(bad.open(QIODevice::WriteOnly));
+    bad.write("{\"quantscope_recipe\": 1, \"defaults\": {\"wformat\": \"int9\"}}");
+    bad.close();
+    QVERIFY(!w.importRecipe(bad.fileName()));
+    QVERIFY2(errors.last().at(1).toString().contains(QStringLiteral("defaults.wformat")), qPrintable(errors.last().at(1).toString()));
+    QCOMPARE(undo->count(), s3 + 1);
+    QVERIFY(!w.exportRecipe(dir.filePath(QStringLiteral("no/such/dir/r.json"))));
+
+    // a recipe dropped on the window is imported
+    QVERIFY(w.tableModel()->setFormats({0, 1, 2, 3}, fmt("int8")));
+    QMimeData mime;
+    mime.setUrls({QUrl::fromLocalFile(path)});
+    QDragEnterEvent enter(QPoint(20, 20), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+    QCoreApplication::sendEvent(&w, &enter);
+    QVERIFY(enter.isAccepted());
+    QDropEvent drop(QPointF(20, 20), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+    QCoreApplication::sendEvent(&w, &drop);
+    for (int r = 0; r < 42; ++r) QCOMPARE(w.tableModel()->format(r), exported[size_t(r)]);
+}
+
+void TestViews::screenshot() {
+    QString err;
+    const QImage img = gui::renderDemoScreenshot(smallOptions(), QSize(1280, 800), 3.0, &err, 300000);
+    QVERIFY2(!img.isNull(), qPrintable(err));
+    QCOMPARE(img.size(), QSize(1280, 800));
+    // not blank: many distinct colours (text, bars, the bits line)
+    std::set<QRgb> colours;
+    for (int y = 0; y < img.height(); y += 3)
+        for (int x = 0; x < img.width(); x += 3) colours.insert(img.pixel(x, y));
+    QVERIFY2(colours.size() > 50, qPrintable(QString::number(colours.size())));
+    const QString out = qEnvironmentVariable("QS_SCREENSHOT_OUT");
+    if (!out.isEmpty()) QVERIFY(img.save(out));
+}
+
+QTEST_MAIN(TestViews)
+#include "test_views.moc"

@@ -1,0 +1,463 @@
+#include "layer_table_model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QLocale>
+#include <QUndoCommand>
+
+namespace qs::views {
+
+// ---------------------------------------------------------------------------
+// The undo command: a set of rows with their plans before and after (and the
+// base recipe before and after, for an imported recipe).
+class SetPlansCommand : public QUndoCommand {
+public:
+    SetPlansCommand(LayerTableModel* m, std::vector<int> rows, std::vector<LayerPlan> before, std::vector<LayerPlan> after,
+                    std::optional<Recipe> baseBefore, std::optional<Recipe> baseAfter, const QString& text)
+        : QUndoCommand(text), m_(m), rows_(std::move(rows)), before_(std::move(before)), after_(std::move(after)),
+          baseBefore_(std::move(baseBefore)), baseAfter_(std::move(baseAfter)) {}
+    void redo() override { m_->applyPlans(rows_, after_, baseAfter_ ? &*baseAfter_ : nullptr); }
+    void undo() override { m_->applyPlans(rows_, before_, baseBefore_ ? &*baseBefore_ : nullptr); }
+
+private:
+    LayerTableModel* m_;
+    std::vector<int> rows_;
+    std::vector<LayerPlan> before_, after_;
+    std::optional<Recipe> baseBefore_, baseAfter_;
+};
+
+namespace {
+
+bool isFloat(const LayerPlan& p) { return p.method == QuantMethod::None || p.weight.kind == FormatKind::None; }
+
+QString formatText(const LayerPlan& p) {
+    if (p.method == QuantMethod::None) return QStringLiteral("float (method none)");
+    return QString::fromStdString(p.weight.name());
+}
+
+QString groupedInt(int64_t v) { return QLocale(QLocale::English).toString(qlonglong(v)); }
+
+QString sci(double v) {
+    if (v == 0) return QStringLiteral("0");
+    const double a = std::fabs(v);
+    if (a >= 1e-3 && a < 1e4) return QString::number(v, 'g', 3);
+    return QString::number(v, 'e', 2);
+}
+
+}  // namespace
+
+std::vector<QuantFormat> selectableFormats() {
+    std::vector<QuantFormat> out;
+    for (int b = 2; b <= 8; ++b)
+        for (int g : {0, 32, 64, 128}) out.push_back(QuantFormat{FormatKind::Int, b, false, g});
+    for (const char* n : {"mxint8", "mxint4", "mxfp8_e4m3", "mxfp8_e5m2", "mxfp6_e3m2", "mxfp6_e2m3", "mxfp4"})
+        out.push_back(*QuantFormat::parse(n));
+    return out;
+}
+
+LayerTableModel::LayerTableModel(QObject* parent) : QAbstractTableModel(parent), base_(initialRecipe()), undo_(new QUndoStack(this)) {}
+
+LayerTableModel::~LayerTableModel() = default;
+
+Recipe LayerTableModel::initialRecipe() {
+    return Recipe::parse(R"({"quantscope_recipe": 1, "defaults": {"method": "gptq", "wformat": "int4-g128"}})",
+                         QStringLiteral("initial recipe"));
+}
+
+QJsonObject LayerTableModel::planJson(const LayerPlan& p) {
+    return Recipe::fromUniform(p, CalibOptions{}).toJson().value(QStringLiteral("defaults")).toObject();
+}
+
+void LayerTableModel::setModel(const Model& model) {
+    beginResetModel();
+    undo_->clear();
+    rows_.clear();
+    base_ = initialRecipe();
+    for (const Block& b : model.blocks)
+        for (const Linear& l : b.linears) {
+            Row r;
+            r.name = l.name;
+            r.block = b.index;
+            r.kind = linearKindName(l.kind);
+            r.outFeatures = l.outFeatures;
+            r.inFeatures = l.inFeatures;
+            r.plan = base_.planFor(l.name);
+            rows_.push_back(std::move(r));
+        }
+    otherParams_ = std::max<int64_t>(0, model.numParams() - model.numLinearParams());
+    report_.reset();
+    reportRows_.assign(rows_.size(), nullptr);
+    reference_.reset();
+    useBlockError_ = false;
+    endResetModel();
+    Q_EMIT reportChanged();
+    emitTotals();
+}
+
+void LayerTableModel::setReport(std::shared_ptr<const SensitivityReport> report) {
+    report_ = std::move(report);
+    reportRows_.assign(rows_.size(), nullptr);
+    reference_.reset();
+    useBlockError_ = false;
+    if (report_) {
+        for (size_t i = 0; i < rows_.size(); ++i) reportRows_[i] = report_->find(rows_[i].name);
+        // block-output errors when the report measured them for every candidate
+        bool block = !report_->layers.empty();
+        for (const LayerSensitivity& l : report_->layers)
+            for (const CandidateCost& c : l.candidates) block = block && std::isfinite(c.blockError);
+        useBlockError_ = block;
+        // the reference candidate: 3 bits with the fewest bits/weight, else the fewest bits/weight
+        std::optional<QuantFormat> best3, best;
+        double b3 = 1e300, b = 1e300;
+        for (const QuantFormat& f : report_->options.candidates) {
+            const double bpw = f.bitsPerWeight(0);
+            if (f.bits == 3 && bpw < b3) b3 = bpw, best3 = f;
+            if (bpw < b) b = bpw, best = f;
+        }
+        reference_ = best3 ? best3 : best;
+    }
+    if (!rows_.empty())
+        Q_EMIT dataChanged(index(0, ColSensitivity), index(rowCount() - 1, ColOutlier));
+    Q_EMIT headerDataChanged(Qt::Horizontal, ColSensitivity, ColOutlier);
+    Q_EMIT reportChanged();
+}
+
+int LayerTableModel::rowCount(const QModelIndex& parent) const { return parent.isValid() ? 0 : int(rows_.size()); }
+
+int LayerTableModel::columnCount(const QModelIndex& parent) const { return parent.isValid() ? 0 : ColumnCount; }
+
+int LayerTableModel::rowOf(const std::string& name) const {
+    for (size_t i = 0; i < rows_.size(); ++i)
+        if (rows_[i].name == name) return int(i);
+    return -1;
+}
+
+double LayerTableModel::bitsPerWeight(int r) const {
+    const Row& x = row(r);
+    return isFloat(x.plan) ? 16.0 : x.plan.weight.bitsPerWeight(x.inFeatures);
+}
+
+const LayerSensitivity* LayerTableModel::reportLayer(int r) const {
+    return (r >= 0 && size_t(r) < reportRows_.size()) ? reportRows_[size_t(r)] : nullptr;
+}
+
+std::optional<double> LayerTableModel::candidateError(int r, const QuantFormat& f) const {
+    const LayerSensitivity* l = reportLayer(r);
+    if (!l) return std::nullopt;
+    for (const CandidateCost& c : l->candidates)
+        if (c.format == f) {
+            const double e = useBlockError_ ? c.blockError : c.relPredictedError;
+            return std::isfinite(e) ? std::optional<double>(e) : std::nullopt;
+        }
+    return std::nullopt;
+}
+
+std::optional<double> LayerTableModel::sensitivity(int r) const {
+    if (!reference_) return std::nullopt;
+    return candidateError(r, *reference_);
+}
+
+std::optional<double> LayerTableModel::errorAtFormat(int r) const {
+    if (isFloat(row(r).plan)) return std::nullopt;
+    return candidateError(r, row(r).plan.weight);
+}
+
+std::optional<double> LayerTableModel::outlierScore(int r) const {
+    const LayerSensitivity* l = reportLayer(r);
+    if (!l) return std::nullopt;
+    return l->activations.outlierScore;
+}
+
+QString LayerTableModel::errorMeasureName() const {
+    if (!report_) return {};
+    return useBlockError_ ? QStringLiteral("block-output error") : QStringLiteral("relative predicted error");
+}
+
+std::optional<QuantFormat> LayerTableModel::referenceCandidate() const { return reference_; }
+
+QVariant LayerTableModel::data(const QModelIndex& index, int role) const {
+    if (!index.isValid() || index.row() >= rowCount() || index.column() >= ColumnCount) return {};
+    const int r = index.row();
+    const Row& x = row(r);
+    const int c = index.column();
+    auto opt = [](std::optional<double> v) { return v ? QVariant(*v) : QVariant(); };
+    if (role == SortRole) {
+        switch (c) {
+        case ColBlock: return x.block;
+        case ColName: return QString::fromStdString(x.name);
+        case ColShape: return double(x.outFeatures) * double(x.inFeatures);
+        case ColParams: return double(x.params());
+        case ColSensitivity: return opt(sensitivity(r));
+        case ColErrorAtFormat: return opt(errorAtFormat(r));
+        case ColOutlier: return opt(outlierScore(r));
+        case ColFormat: return formatText(x.plan);
+        case ColBits: return bitsPerWeight(r);
+        case ColActivation: return QString::fromStdString(x.plan.activation.kind == FormatKind::None ? "none" : x.plan.activation.name());
+        case ColMethod: return QString::fromStdString(planMethodName(x.plan));
+        }
+        return {};
+    }
+    if (role == Qt::DisplayRole) {
+        switch (c) {
+        case ColBlock: return x.block;
+        case ColName: return QString::fromStdString(x.name);
+        case ColShape: return QStringLiteral("%1×%2").arg(x.outFeatures).arg(x.inFeatures);
+        case ColParams: return groupedInt(x.params());
+        case ColSensitivity: { auto v = sensitivity(r); return v ? QVariant(sci(*v)) : QVariant(); }
+        case ColErrorAtFormat: { auto v = errorAtFormat(r); return v ? QVariant(sci(*v)) : QVariant(); }
+        case ColOutlier: { auto v = outlierScore(r); return v ? QVariant(QString::number(*v, 'f', 1)) : QVariant(); }
+        case ColFormat: return formatText(x.plan);
+        case ColBits: return isFloat(x.plan) ? QStringLiteral("16 (fp16)") : QString::number(bitsPerWeight(r), 'f', 3);
+        case ColActivation:
+            return x.plan.activation.kind == FormatKind::None ? QStringLiteral("float") : QString::fromStdString(x.plan.activation.name());
+        case ColMethod: return QString::fromStdString(planMethodName(x.plan));
+        }
+        return {};
+    }
+    if (role == Qt::EditRole && c == ColFormat) return isFloat(x.plan) ? 8 : x.plan.weight.bits;
+    if (role == Qt::TextAlignmentRole) {
+        switch (c) {
+        case ColBlock: case ColParams: case ColSensitivity: case ColErrorAtFormat: case ColOutlier: case ColBits:
+            return int(Qt::AlignRight | Qt::AlignVCenter);
+        default: return int(Qt::AlignLeft | Qt::AlignVCenter);
+        }
+    }
+    if (role == Qt::ToolTipRole) {
+        const LayerSensitivity* l = reportLayer(r);
+        switch (c) {
+        case ColSensitivity:
+        case ColErrorAtFormat:
+            if (l) {
+                QString s = QStringLiteral("%1 per candidate (%2):").arg(errorMeasureName(), QString::fromLatin1(quantMethodName(report_->options.method)));
+                for (const CandidateCost& cc : l->candidates) {
+                    const double e = useBlockError_ ? cc.blockError : cc.relPredictedError;
+                    s += QStringLiteral("\n  %1 (%2 bits/weight): %3").arg(QString::fromStdString(cc.format.name()))
+                             .arg(cc.bitsPerWeight, 0, 'f', 3).arg(sci(e));
+                }
+                return s;
+            }
+            return headerData(c, Qt::Horizontal, Qt::ToolTipRole);
+        case ColOutlier:
+            if (l) {
+                QString s = QStringLiteral("activations: max/median of per-channel max|x| = %1\nweights: max/median of per-column max|w| = %2")
+                                .arg(l->activations.outlierScore, 0, 'f', 2).arg(l->weights.outlierScore, 0, 'f', 2);
+                if (!l->activations.top.empty())
+                    s += QStringLiteral("\nlargest input channel: %1 (max|x| = %2)").arg(l->activations.top.front().channel)
+                             .arg(sci(l->activations.top.front().absMax));
+                return s;
+            }
+            return headerData(c, Qt::Horizontal, Qt::ToolTipRole);
+        case ColFormat: return QStringLiteral("Double-click to set the bit width (2–8); the group size is kept.");
+        default: return {};
+        }
+    }
+    return {};
+}
+
+QVariant LayerTableModel::headerData(int section, Qt::Orientation orientation, int role) const {
+    if (orientation != Qt::Horizontal) return QAbstractTableModel::headerData(section, orientation, role);
+    if (role == Qt::DisplayRole) {
+        switch (section) {
+        case ColBlock: return QStringLiteral("Block");
+        case ColName: return QStringLiteral("Layer");
+        case ColShape: return QStringLiteral("Shape (out×in)");
+        case ColParams: return QStringLiteral("Params");
+        case ColSensitivity: return QStringLiteral("Sensitivity");
+        case ColErrorAtFormat: return QStringLiteral("Error @ format");
+        case ColOutlier: return QStringLiteral("Outlier");
+        case ColFormat: return QStringLiteral("Weight format");
+        case ColBits: return QStringLiteral("Bits/weight");
+        case ColActivation: return QStringLiteral("Activations");
+        case ColMethod: return QStringLiteral("Method");
+        }
+        return {};
+    }
+    if (role == Qt::ToolTipRole) {
+        const QString measure = report_ ? errorMeasureName() : QStringLiteral("block-output error (else relative predicted error)");
+        switch (section) {
+        case ColBlock: return QStringLiteral("Decoder block index");
+        case ColName: return QStringLiteral("The linear's name in the checkpoint");
+        case ColShape: return QStringLiteral("Weight matrix W [out, in]; input channel = column");
+        case ColParams: return QStringLiteral("Weights in the matrix (out × in)");
+        case ColSensitivity:
+            return QStringLiteral("Sensitivity: the %1 of the reference candidate %2 (dimensionless).\n"
+                                  "Block-output error = mean squared change of the block's output when only this layer is "
+                                  "quantized, relative to the change the block makes to its input;\n"
+                                  "relative predicted error = tr(ΔW H ΔWᵀ) / tr(W H Wᵀ). Reference: the report's 3-bit candidate "
+                                  "with the fewest bits/weight. Empty until Analyse has run.")
+                .arg(measure, reference_ ? QString::fromStdString(reference_->name()) : QStringLiteral("(3-bit)"));
+        case ColErrorAtFormat:
+            return QStringLiteral("The %1 of the row's current weight format (empty when that format is not a candidate of the analysis)")
+                .arg(measure);
+        case ColOutlier:
+            return QStringLiteral("Activation outlier score: max / median over input channels of the per-channel max |x|");
+        case ColFormat: return QStringLiteral("Weight format (editable): integer grid with bits and group size, or an MX format");
+        case ColBits: return QStringLiteral("Storage bits per weight including scales and zero points (float rows: fp16)");
+        case ColActivation: return QStringLiteral("Dynamic quantization of the layer's input (float = none)");
+        case ColMethod: return QStringLiteral("Quantization method steps (transforms + rounding)");
+        }
+    }
+    return {};
+}
+
+Qt::ItemFlags LayerTableModel::flags(const QModelIndex& index) const {
+    if (!index.isValid()) return Qt::NoItemFlags;
+    Qt::ItemFlags f = Qt::ItemIsEnabled | Qt::ItemIsSelectable;
+    if (index.column() == ColFormat) f |= Qt::ItemIsEditable;
+    return f;
+}
+
+QuantFormat LayerTableModel::withBits(const QuantFormat& current, int bits) {
+    if (current.kind == FormatKind::Int) return QuantFormat{FormatKind::Int, bits, current.symmetric, current.groupSize};
+    if (current.isMx()) return QuantFormat{FormatKind::Int, bits, false, current.blockSize()};
+    return QuantFormat{FormatKind::Int, bits, false, 128};
+}
+
+bool LayerTableModel::setData(const QModelIndex& index, const QVariant& value, int role) {
+    if (role != Qt::EditRole || !index.isValid() || index.column() != ColFormat || index.row() >= rowCount()) return false;
+    std::optional<QuantFormat> f;
+    if (value.typeId() == QMetaType::Int || value.typeId() == QMetaType::LongLong || value.typeId() == QMetaType::UInt) {
+        const int bits = value.toInt();
+        if (bits < 2 || bits > 8) return false;
+        // a float row (method none or fp32) has no group size to keep
+        f = withBits(isFloat(row(index.row()).plan) ? QuantFormat{FormatKind::None, 0, false, 0} : format(index.row()), bits);
+    } else {
+        f = QuantFormat::parse(value.toString().toStdString());
+    }
+    if (!f) return false;
+    return setFormats({index.row()}, *f,
+                      QStringLiteral("Set %1 to %2").arg(QString::fromStdString(row(index.row()).name), QString::fromStdString(f->name())));
+}
+
+bool LayerTableModel::setFormats(const QList<int>& rows, const QuantFormat& f, const QString& text) {
+    std::vector<std::pair<int, QuantFormat>> changes;
+    for (int r : rows) changes.emplace_back(r, f);
+    const QString t = text.isEmpty() ? QStringLiteral("Set %1 layer(s) to %2").arg(rows.size()).arg(QString::fromStdString(f.name())) : text;
+    return setFormatsPerRow(changes, t);
+}
+
+bool LayerTableModel::setFormatsPerRow(const std::vector<std::pair<int, QuantFormat>>& changes, const QString& text) {
+    std::vector<int> rows;
+    std::vector<LayerPlan> after;
+    for (const auto& [r, f] : changes) {
+        if (r < 0 || r >= rowCount()) return false;
+        if (f.kind == FormatKind::None) return false;  // the table sets quantized formats only
+        if (f.kind == FormatKind::Int && (f.bits < 2 || f.bits > 8 || f.groupSize < 0)) return false;
+    }
+    for (const auto& [r, f] : changes) {
+        LayerPlan p = row(r).plan;
+        if (p.method == QuantMethod::None) {
+            // a float row gets the recipe's rounding (rtn when that is none too)
+            p.method = base_.defaults().method == QuantMethod::None ? QuantMethod::Rtn : base_.defaults().method;
+            if (p.method == QuantMethod::Gptq) p.gptq = base_.defaults().gptq;
+        }
+        p.weight = f;
+        if (planJson(p) == planJson(row(r).plan)) continue;
+        const auto it = std::find(rows.begin(), rows.end(), r);
+        if (it != rows.end()) {
+            after[size_t(it - rows.begin())] = p;
+        } else {
+            rows.push_back(r);
+            after.push_back(p);
+        }
+    }
+    if (!rows.empty()) pushPlans(std::move(rows), std::move(after), text, nullptr);
+    return true;
+}
+
+void LayerTableModel::applyRecipe(const Recipe& recipe, const QString& text) {
+    std::vector<int> rows;
+    std::vector<LayerPlan> after;
+    for (size_t i = 0; i < rows_.size(); ++i) {
+        rows.push_back(int(i));
+        after.push_back(recipe.planFor(rows_[i].name));
+    }
+    pushPlans(std::move(rows), std::move(after), text, &recipe);
+}
+
+void LayerTableModel::pushPlans(std::vector<int> rows, std::vector<LayerPlan> after, const QString& text, const Recipe* newBase) {
+    std::vector<LayerPlan> before;
+    for (int r : rows) before.push_back(row(r).plan);
+    std::optional<Recipe> bb, ba;
+    if (newBase) bb = base_, ba = *newBase;
+    undo_->push(new SetPlansCommand(this, std::move(rows), std::move(before), std::move(after), std::move(bb), std::move(ba), text));
+}
+
+void LayerTableModel::applyPlans(const std::vector<int>& rows, const std::vector<LayerPlan>& plans, const Recipe* base) {
+    if (base) base_ = *base;
+    int lo = rowCount(), hi = -1;
+    for (size_t i = 0; i < rows.size(); ++i) {
+        rows_[size_t(rows[i])].plan = plans[i];
+        lo = std::min(lo, rows[i]);
+        hi = std::max(hi, rows[i]);
+    }
+    if (hi >= lo) Q_EMIT dataChanged(index(lo, 0), index(hi, ColumnCount - 1));
+    emitTotals();
+}
+
+int64_t LayerTableModel::linearParams() const {
+    int64_t n = 0;
+    for (const Row& r : rows_) n += r.params();
+    return n;
+}
+
+double LayerTableModel::averageBits() const {
+    double bits = 0;
+    int64_t n = 0;
+    for (int r = 0; r < rowCount(); ++r) {
+        bits += bitsPerWeight(r) * double(row(r).params());
+        n += row(r).params();
+    }
+    return n ? bits / double(n) : 0.0;
+}
+
+double LayerTableModel::sizeMB() const {
+    double bits = 0;
+    for (int r = 0; r < rowCount(); ++r) bits += bitsPerWeight(r) * double(row(r).params());
+    return (bits / 8.0 + 2.0 * double(otherParams_)) / 1e6;
+}
+
+double LayerTableModel::fp16SizeMB() const { return 2.0 * double(linearParams() + otherParams_) / 1e6; }
+
+void LayerTableModel::emitTotals() { Q_EMIT totalsChanged(averageBits(), sizeMB()); }
+
+Recipe LayerTableModel::toRecipe() const {
+    if (rows_.empty()) return base_;
+    // defaults = the plan covering most parameters (first in model order on ties)
+    std::map<QByteArray, int64_t> weight;
+    std::vector<QJsonObject> json;
+    json.reserve(rows_.size());
+    for (const Row& r : rows_) {
+        json.push_back(planJson(r.plan));
+        weight[QJsonDocument(json.back()).toJson(QJsonDocument::Compact)] += r.params();
+    }
+    QJsonObject common;
+    int64_t most = -1;
+    for (size_t i = 0; i < rows_.size(); ++i) {
+        const int64_t w = weight[QJsonDocument(json[i]).toJson(QJsonDocument::Compact)];
+        if (w > most) most = w, common = json[i];
+    }
+    QJsonObject o = base_.toJson();
+    o.insert(QStringLiteral("defaults"), common);
+    QJsonArray layers;
+    for (size_t i = 0; i < rows_.size(); ++i) {
+        if (json[i] == common) continue;
+        QJsonObject e;
+        for (auto it = json[i].begin(); it != json[i].end(); ++it)
+            if (!common.contains(it.key()) || common.value(it.key()) != it.value()) e.insert(it.key(), it.value());
+        // a layer rounded with "none" keeps float weights: it may not name a wformat
+        if (rows_[i].plan.method == QuantMethod::None) e.remove(QStringLiteral("wformat"));
+        if (e.isEmpty()) continue;
+        e.insert(QStringLiteral("match"), QString::fromStdString(rows_[i].name));
+        layers.append(e);
+    }
+    if (layers.isEmpty()) o.remove(QStringLiteral("layers"));
+    else o.insert(QStringLiteral("layers"), layers);
+    return Recipe::parse(QJsonDocument(o).toJson(), QStringLiteral("layer table"));
+}
+
+}  // namespace qs::views

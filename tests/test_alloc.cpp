@@ -414,15 +414,11 @@ private Q_SLOTS:
     /// does not beat uniform: that cost is not asserted).
     void mixedBeatsUniformGptqOnStories260K() {
         QS_REQUIRE_SHARED(shared);
-        auto model = loadModel(shared + QStringLiteral("/models/stories260K/stories260K.bin"));
-        auto tok = loadTokenizerFor(model->path, QString(), model->config);
-        const std::vector<int> ids = tok->encodeForModel(loadText(shared + QStringLiteral("/data/tinystories/valid-slice.txt")));
-        const size_t half = ids.size() / 2;
-        CalibOptions c;
-        c.nsamples = 32;
-        c.seqlen = 256;
-        const std::vector<int> calib = sampleCalibration(std::vector<int>(ids.begin(), ids.begin() + long(half)), c);
-        const std::vector<int> eval(ids.begin() + long(half), ids.end());
+        const qs::test::HeldOutSplit sp = qs::test::stories260KHeldOut(shared, 32, 256);
+        const auto& model = sp.model;
+        const CalibOptions& c = sp.calib;
+        const std::vector<int>& calib = sp.calibTokens;
+        const std::vector<int>& eval = sp.evalTokens;
         EvalOptions eo;
         eo.seqlen = 512;
         const SensitivityReport rep = analyzeSensitivity(*model, calib, c, SensitivityOptions{});

@@ -1,5 +1,9 @@
 #include "testutil.h"
 
+#include "eval/textdata.h"
+#include "model/hf_loader.h"
+#include "model/tokenizer.h"
+
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
@@ -19,6 +23,19 @@ QByteArray readAll(const QString& path) {
     QFile f(path);
     if (!f.open(QIODevice::ReadOnly)) return {};
     return f.readAll();
+}
+
+HeldOutSplit stories260KHeldOut(const QString& sharedDir, int nsamples, int seqlen) {
+    HeldOutSplit s;
+    s.model = qs::loadModel(sharedDir + QStringLiteral("/models/stories260K/stories260K.bin"));
+    auto tok = qs::loadTokenizerFor(s.model->path, QString(), s.model->config);
+    const std::vector<int> ids = tok->encodeForModel(qs::loadText(sharedDir + QStringLiteral("/data/tinystories/valid-slice.txt")));
+    const size_t half = ids.size() / 2;
+    s.calib.nsamples = nsamples;
+    s.calib.seqlen = seqlen;
+    s.calibTokens = qs::sampleCalibration(std::vector<int>(ids.begin(), ids.begin() + long(half)), s.calib);
+    s.evalTokens.assign(ids.begin() + long(half), ids.end());
+    return s;
 }
 
 CliRun runCli(const QStringList& args, int timeoutMs) {

@@ -4,6 +4,12 @@
 #include <QString>
 #include <QStringList>
 
+#include <memory>
+#include <vector>
+
+#include "calib/calibration.h"
+#include "model/model.h"
+
 namespace qs::test {
 
 /// ../shared next to the source tree, or an empty string when absent.
@@ -13,6 +19,15 @@ QString sharedDir();
 QString fixture(const QString& rel);
 /// Reads a whole file (QFAIL-friendly: returns empty on error).
 QByteArray readAll(const QString& path);
+
+/// stories260K (../shared) with calibration windows drawn from the first half of
+/// the TinyStories slice's tokens and the second half held out for evaluation.
+struct HeldOutSplit {
+    std::shared_ptr<qs::Model> model;
+    qs::CalibOptions calib;
+    std::vector<int> calibTokens, evalTokens;
+};
+HeldOutSplit stories260KHeldOut(const QString& sharedDir, int nsamples, int seqlen);
 
 /// Runs quantscope-cli with `args`; code -1 when it crashed or timed out.
 struct CliRun {

@@ -14,6 +14,7 @@
 #include <cmath>
 #include <string>
 
+#include "compute/backend.h"
 #include "util/error.h"
 
 namespace qs {
@@ -50,24 +51,10 @@ void HessianAccumulator::add(const MatrixRM& x, int64_t samples) {
         }
     }
 
-    // H *= n / (n + s); n += s
-    h_ *= double(n_) / double(n_ + samples);
-    n_ += samples;
+    // H = 2/N · Σ XᵀX, updated as the reference does (the CPU compute path, shared
+    // with the compute backends' fallback)
+    cpu::accumulateHessian(h_, n_, x, samples);
     tokens_ += x.rows();
-    // X = sqrt(2/n) · X (double); H += XᵀX
-    const double f = std::sqrt(2.0 / double(n_));
-    Eigen::MatrixXd xd = x.cast<double>() * f;  // [tokens, in], column-major
-    // Lower triangle in column panels: panel [c0, c0+w) gets rows [c0, in) from one
-    // GEMM. Panels run in parallel (Eigen's own rank update is single-threaded),
-    // each by one thread, so the result does not depend on the thread count.
-    const int64_t panel = 64;
-    const int64_t nPanels = (in + panel - 1) / panel;
-#pragma omp parallel for schedule(dynamic, 1) if (nPanels > 1 && x.rows() * in > 65536)
-    for (int64_t p = 0; p < nPanels; ++p) {
-        const int64_t c0 = p * panel, w = std::min(panel, in - c0);
-        h_.block(c0, c0, in - c0, w).noalias() += xd.middleCols(c0, in - c0).transpose() * xd.middleCols(c0, w);
-    }
-    h_.triangularView<Eigen::StrictlyUpper>() = h_.transpose();
 }
 
 Eigen::VectorXd HessianAccumulator::kurtosis() const {

@@ -100,8 +100,8 @@ void checkHessianArgs(const Eigen::MatrixXd& H, const Eigen::Ref<const MatrixRM>
     if (samples <= 0) throw Error("accumulateHessian: samples must be positive, got " + std::to_string(samples));
 }
 
-// The same code as HessianAccumulator::add (calib/hessian.cpp) after its
-// argument checks and activation statistics; keep the two identical.
+// The Hessian update of HessianAccumulator::add (calib/hessian.cpp calls this):
+// H *= n/(n+s); n += s; X = sqrt(2/n)·X; H += XᵀX.
 void accumulateHessian(Eigen::MatrixXd& H, int64_t& n, const Eigen::Ref<const MatrixRM>& x, int64_t samples) {
     checkHessianArgs(H, x, samples);
     if (x.rows() == 0) return;

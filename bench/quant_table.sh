@@ -9,17 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD="${1:-build}"
 MAXW="${2:-200}"
-SHARED="../shared"
-CLI="$BUILD/app/quantscope-cli"
-MODEL="$SHARED/models/stories260K/stories260K.bin"
-TMP="$(mktemp -d)"
-trap 'rm -rf "$TMP"' EXIT
-SLICE="$SHARED/data/tinystories/valid-slice.txt"
-HALF=$(( $(wc -l < "$SLICE") / 2 ))
-head -n "$HALF" "$SLICE" > "$TMP/calib.txt"
-tail -n +"$((HALF + 1))" "$SLICE" > "$TMP/heldout.txt"
-WIKI="$SHARED/data/wikitext-2-raw/test.jsonl"
-COMMON=(--model "$MODEL" --calib "$TMP/calib.txt" --nsamples 32 --seqlen 256 --seed 0
+source bench/stories_split.sh
+COMMON=(--model "$MODEL" --calib "$TMP/calib.txt" --nsamples 32 --seqlen 256 --seed 0 --no-db
         --eval "$TMP/heldout.txt" --eval "$WIKI" --eval-seqlen 512 --max-windows "$MAXW" --json)
 OUT=bench/results/quant_table.json
 configs=()

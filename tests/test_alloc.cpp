@@ -170,6 +170,32 @@ private Q_SLOTS:
         }
     }
 
+    /// Model-sized parameter counts: a budget just above the cheapest assignment and
+    /// a frontier whose choices all cost the same stay small (the DP counts bits above
+    /// each layer's cheapest choice) and exact.
+    void largeModelsNearTheMinimum() {
+        auto items = randomItems(77, 200, 4);
+        for (auto& it : items) it.params *= 1000000;  // ~1.4e9 parameters
+        const int64_t P = params(items);
+        int64_t minBits = 0;
+        for (const auto& it : items) minBits += it.costBits(0);  // bpw ascending: choice 0 is the cheapest
+        const double budget = (double(minBits) + 1e6) / double(P);
+        const Allocation a = allocateKnapsack(items, budget);
+        QVERIFY(a.bits <= int64_t(std::floor(budget * double(P) + 1e-6)));
+        QVERIFY(a.unitBits <= 1000000 / 20000 + 1);
+        for (auto& it : items)
+            for (auto& c : it.choices) c.bitsPerWeight = 4.25;
+        const auto front = paretoFrontier(items);
+        QCOMPARE(int(front.size()), 1);
+        double best = 0;
+        for (const auto& it : items) {
+            double m = std::numeric_limits<double>::infinity();
+            for (const auto& c : it.choices) m = std::min(m, c.error);
+            best += m;
+        }
+        QVERIFY(std::abs(front[0].error - best) <= 1e-9 * best);
+    }
+
     void paretoFrontierIsOptimalAndMonotone() {
         for (uint64_t seed = 200; seed < 210; ++seed) {
             const auto items = randomItems(seed, 5, 3);
@@ -199,10 +225,18 @@ private Q_SLOTS:
         a.add(x.topRows(4), 1);
         a.add(x.bottomRows(6), 1);
         const Eigen::VectorXd k = a.kurtosis();
-        QVERIFY(std::abs(k[0] - 1.0) < 1e-12);
+        QVERIFY2(std::abs(k[0] - 1.0) < 1e-12, qPrintable(QString::number(k[0], 'g', 17)));
         // a scaled Bernoulli(p = 0.1): kurtosis = 1 / (p(1-p)) - 3 = (1 - 0.27) / 0.09
         QVERIFY2(std::abs(k[1] - 0.73 / 0.09) < 1e-9, qPrintable(QString::number(k[1], 'g', 17)));
         QCOMPARE(k[2], 0.0);
+        // no cancellation: a constant 0.1f channel, and mean 300 with spread 0.05 (two-point: kurtosis 1)
+        HessianAccumulator b(2);
+        MatrixRM y(4096, 2);
+        for (int r = 0; r < 4096; ++r) y(r, 0) = 0.1f, y(r, 1) = 300.0f + ((r % 2) ? 0.0625f : -0.0625f);
+        for (int i = 0; i < 8; ++i) b.add(y.middleRows(i * 512, 512), 1);
+        const Eigen::VectorXd kb = b.kurtosis();
+        QCOMPARE(kb[0], 0.0);
+        QVERIFY2(std::abs(kb[1] - 1.0) < 1e-9, qPrintable(QString::number(kb[1], 'g', 17)));
     }
 
     void spectrumExactAndIterativeAgree() {

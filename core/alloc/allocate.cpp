@@ -33,22 +33,33 @@ void validate(const std::vector<AllocItem>& items) {
     }
 }
 
-/// The DP over capacities 0..R units; arg[i * (R+1) + r] = choice of item i at capacity r.
+/// The DP over capacities 0..R units of *extra* cost: each item's cost is counted
+/// above its cheapest choice (so the all-cheapest assignment always fits and a
+/// coarse unit never makes a feasible budget infeasible), rounded up to units.
+/// arg[i * (R+1) + r] = choice of item i at capacity r.
 struct Table {
     int64_t unit = 1, R = 0;
-    std::vector<std::vector<int64_t>> w;  // units per item and choice
+    std::vector<std::vector<int64_t>> w;  // extra units per item and choice
     std::vector<double> best;            // min Σ error at capacity ≤ r (all items)
     std::vector<uint8_t> arg;
 };
 
-Table solve(const std::vector<AllocItem>& items, int64_t capacityBits, int64_t unit) {
+int64_t cheapest(const AllocItem& it) {
+    int64_t m = std::numeric_limits<int64_t>::max();
+    for (size_t c = 0; c < it.choices.size(); ++c) m = std::min(m, it.costBits(c));
+    return m;
+}
+
+Table solve(const std::vector<AllocItem>& items, int64_t capacityUnits, int64_t unit) {
     Table t;
     t.unit = std::max<int64_t>(1, unit);
-    t.R = capacityBits / t.unit;
+    t.R = std::max<int64_t>(0, capacityUnits);
     const size_t L = items.size(), W = size_t(t.R) + 1;
     t.w.resize(L);
-    for (size_t i = 0; i < L; ++i)
-        for (size_t c = 0; c < items[i].choices.size(); ++c) t.w[i].push_back((items[i].costBits(c) + t.unit - 1) / t.unit);
+    for (size_t i = 0; i < L; ++i) {
+        const int64_t base = cheapest(items[i]);
+        for (size_t c = 0; c < items[i].choices.size(); ++c) t.w[i].push_back((items[i].costBits(c) - base + t.unit - 1) / t.unit);
+    }
     std::vector<double> prev(W, 0.0), cur(W);
     t.arg.assign(L * W, 0);
     for (size_t i = 0; i < L; ++i) {
@@ -105,38 +116,29 @@ Allocation allocateKnapsack(const std::vector<AllocItem>& items, double budgetAv
         throw Error(QStringLiteral("allocation: the budget must be a positive number of bits per weight, got %1").arg(budgetAvgBits));
     const int64_t budget = int64_t(std::floor(budgetAvgBits * double(P) + 1e-6));
     int64_t minBits = 0;
-    for (const AllocItem& it : items) {
-        int64_t m = std::numeric_limits<int64_t>::max();
-        for (size_t c = 0; c < it.choices.size(); ++c) m = std::min(m, it.costBits(c));
-        minBits += m;
-    }
+    for (const AllocItem& it : items) minBits += cheapest(it);
     if (minBits > budget)
         throw Error(QStringLiteral("allocation: a budget of %1 bits per weight is below the cheapest assignment (%2 bits per weight)")
                         .arg(budgetAvgBits)
                         .arg(double(minBits) / double(P), 0, 'f', 4));
-    // the unit: as fine as the resolution allows; the rounding up of costs can make
-    // a coarse grid infeasible near the minimum, so refine until the cheapest fits
-    int64_t unit = std::max<int64_t>(1, (budget + resolution - 1) / resolution);
-    for (;;) {
-        const Table t = solve(items, budget, unit);
-        if (std::isfinite(t.best[size_t(t.R)])) return backtrack(items, t, t.R);
-        if (unit == 1) break;
-        unit = std::max<int64_t>(1, unit / 4);
-    }
-    throw Error(QStringLiteral("allocation: no assignment fits the budget"));  // unreachable: minBits <= budget
+    // the extra bits above the cheapest assignment, in units fine enough for the resolution
+    const int64_t extra = budget - minBits;
+    const int64_t unit = std::max<int64_t>(1, (extra + resolution - 1) / resolution);
+    const Table t = solve(items, extra / unit, unit);
+    return backtrack(items, t, t.R);
 }
 
 std::vector<Allocation> paretoFrontier(const std::vector<AllocItem>& items, int resolution) {
     validate(items);
-    int64_t minBits = 0, maxBits = 0;
+    int64_t range = 0;  // the most expensive assignment's extra bits over the cheapest
     for (const AllocItem& it : items) {
-        int64_t lo = std::numeric_limits<int64_t>::max(), hi = 0;
-        for (size_t c = 0; c < it.choices.size(); ++c) lo = std::min(lo, it.costBits(c)), hi = std::max(hi, it.costBits(c));
-        minBits += lo, maxBits += hi;
+        int64_t hi = 0;
+        for (size_t c = 0; c < it.choices.size(); ++c) hi = std::max(hi, it.costBits(c));
+        range += hi - cheapest(it);
     }
-    const int64_t unit = std::max<int64_t>(1, (maxBits - minBits + resolution - 1) / std::max(1, resolution));
+    const int64_t unit = std::max<int64_t>(1, (range + resolution - 1) / std::max(1, resolution));
     // capacity covers the most expensive assignment even after rounding every cost up
-    const Table t = solve(items, maxBits + int64_t(items.size()) * unit, unit);
+    const Table t = solve(items, (range + unit - 1) / unit + int64_t(items.size()), unit);
     std::vector<Allocation> out;
     double last = kInf;
     for (int64_t r = 0; r <= t.R; ++r) {

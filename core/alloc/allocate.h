@@ -6,9 +6,11 @@
 // and an error e(i, c) (the sensitivity report's predicted tr(ΔW H ΔWᵀ), or a
 // measured block-output error or perplexity delta). The allocation picks one
 // choice per layer minimising Σ e subject to Σ bits ≤ budget · Σ params: a
-// multiple-choice knapsack, solved exactly by dynamic programming over the budget
-// in integer units of u bits, u = ceil(budget bits / resolution). Costs are
-// rounded *up* to units, so the result always meets the real budget; with u = 1
+// multiple-choice knapsack, solved exactly by dynamic programming over the bits
+// above the all-cheapest assignment, in integer units of u bits,
+// u = ceil((budget bits - cheapest bits) / resolution). Each layer's extra cost
+// over its cheapest choice is rounded *up* to units, so the result always meets
+// the real budget and the table stays layers x resolution bytes; with u = 1
 // (small models or a large resolution) it is the exact optimum.
 #include <cstdint>
 #include <string>
@@ -46,7 +48,7 @@ struct Allocation {
 Allocation allocateKnapsack(const std::vector<AllocItem>& items, double budgetAvgBits, int resolution = 20000);
 
 /// The error-vs-average-bits Pareto frontier (each point an optimal allocation
-/// for its budget, on a grid of `resolution` units between the cheapest and the
+/// for its budget up to the rounding of costs to units, on a grid of `resolution` units between the cheapest and the
 /// most expensive assignment); ascending bits, strictly descending error.
 std::vector<Allocation> paretoFrontier(const std::vector<AllocItem>& items, int resolution = 4000);
 

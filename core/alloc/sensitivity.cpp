@@ -218,7 +218,11 @@ Spectrum extremalEigenvalues(const Eigen::MatrixXd& H, int k, double shift, Eige
     Eigen::MatrixXd Hs = H;
     Hs.diagonal().array() += sh;
     Eigen::LLT<Eigen::MatrixXd> llt(Hs);
-    if (llt.info() != Eigen::Success) throw Error(QStringLiteral("the damped Hessian is not positive definite (n = %1)").arg(n));
+    for (int tries = 0; llt.info() != Eigen::Success && tries < 6; ++tries) {  // numerically singular: shift more
+        Hs.diagonal().array() += 99.0 * (sh * std::pow(100.0, tries));
+        llt.compute(Hs);
+    }
+    if (llt.info() != Eigen::Success) throw Error(QStringLiteral("the shifted Hessian is not positive definite (n = %1)").arg(n));
     Eigen::MatrixXd U = randomBasis(n, 4, 0xfeed);
     for (int it = 0; it < 40; ++it) U = orthonormal(llt.solve(U));
     Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> low(U.transpose() * H * U, Eigen::EigenvaluesOnly);
@@ -300,7 +304,9 @@ SensitivityReport analyzeSensitivity(const Model& model, const std::vector<int>&
             const HessianAccumulator& a = acc[g];
             const Eigen::MatrixXd& H = a.hessian();
             const double lambda = opt.gptq.percDamp * H.diagonal().mean();
-            const Spectrum sp = extremalEigenvalues(H, opt.topEigenvalues, lambda);
+            // the smallest eigenvalue of H itself: a tiny shift only keeps the inverse
+            // iteration's Cholesky defined (λ would hide eigenvalues below it)
+            const Spectrum sp = extremalEigenvalues(H, opt.topEigenvalues, 1e-10 * std::max(H.diagonal().mean(), 1e-300));
             const ChannelStatsReport act = summarize(a.absMax(), a.meanAbs(), a.kurtosis(), opt.topChannels, opt.channelVectors);
             for (size_t mi = 0; mi < groups[g].members.size(); ++mi) {
                 Linear& l = *groups[g].members[mi];
@@ -441,6 +447,8 @@ SensitivityReport SensitivityReport::fromJson(const QJsonObject& o, const QStrin
         r.options.candidates.push_back(*fmt);
     }
     const QString method = rd.string(op, QStringLiteral("options"), "method");
+    if (method != QLatin1String("gptq") && method != QLatin1String("rtn"))
+        rd.fail(QStringLiteral("options.method"), QStringLiteral("expected \"gptq\" or \"rtn\", found \"%1\"").arg(method));
     r.options.method = method == QLatin1String("gptq") ? QuantMethod::Gptq : QuantMethod::Rtn;
     if (r.options.method == QuantMethod::Gptq) {
         r.options.gptq.percDamp = rd.number(op, QStringLiteral("options"), "damp");

@@ -37,11 +37,14 @@ void HessianAccumulator::add(const MatrixRM& x, int64_t samples) {
         throw Error("HessianAccumulator::add: samples must be positive, got " + std::to_string(samples));
     if (x.rows() == 0) return;
 
-    // Activation statistics (per input channel, over all tokens).
+    // Activation statistics (per input channel, over all tokens). The moments are
+    // taken about each channel's mean in the first batch, so a channel with a large
+    // mean and a small spread does not lose its variance to cancellation.
+    if (tokens_ == 0) shift_ = x.cast<double>().colwise().mean().transpose();
     for (int64_t r = 0; r < x.rows(); ++r) {
         const auto row = x.row(r);
         for (int64_t c = 0; c < in; ++c) {
-            const double v = double(row[c]), a = std::abs(v), v2 = v * v;
+            const double a = std::abs(double(row[c])), v = double(row[c]) - shift_[c], v2 = v * v;
             if (a > absMax_[c]) absMax_[c] = a;
             sumAbs_[c] += a;
             moments_(c, 0) += v;
@@ -64,9 +67,11 @@ Eigen::VectorXd HessianAccumulator::kurtosis() const {
     for (Eigen::Index c = 0; c < k.size(); ++c) {
         const double m1 = moments_(c, 0) / n, m2 = moments_(c, 1) / n, m3 = moments_(c, 2) / n, m4 = moments_(c, 3) / n;
         const double var = m2 - m1 * m1;
-        // central 4th moment from the raw ones
+        // central 4th moment from the (shifted) raw ones
         const double c4 = m4 - 4 * m1 * m3 + 6 * m1 * m1 * m2 - 3 * m1 * m1 * m1 * m1;
-        k[c] = var > 1e-30 * std::max(1.0, m2) ? std::max(0.0, c4) / (var * var) : 0.0;
+        // a constant channel (variance at rounding level of its magnitude) has kurtosis 0
+        const double mag2 = (m1 + shift_[c]) * (m1 + shift_[c]) + m2;
+        k[c] = var > 1e-12 * mag2 && var > 0 ? std::max(0.0, c4) / (var * var) : 0.0;
     }
     return k;
 }

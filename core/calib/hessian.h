@@ -31,7 +31,8 @@ public:
 private:
     Eigen::MatrixXd h_;
     Eigen::VectorXd absMax_, sumAbs_;
-    Eigen::MatrixXd moments_;  // [in, 4]: Σx, Σx², Σx³, Σx⁴ per channel
+    Eigen::MatrixXd moments_;  // [in, 4]: Σy, Σy², Σy³, Σy⁴ per channel, y = x - shift_
+    Eigen::VectorXd shift_;    // per channel: the mean of the first batch
     int64_t n_ = 0, tokens_ = 0;
 };
 

@@ -7,11 +7,11 @@
 
 namespace qs {
 
-BoaStats::BoaStats(const ModelConfig& c, int64_t inFeatures) : c_(c), in_(inFeatures) {
+BoaStats::BoaStats(const ModelConfig& c, int64_t inFeatures, bool withV) : c_(c), in_(inFeatures), withV_(withV) {
     const int hd = c.headDim;
     covK_.assign(size_t(c.numKvHeads), Eigen::MatrixXd::Zero(hd, hd));
     covQ_.assign(size_t(c.numKvHeads), Eigen::MatrixXd::Zero(hd, hd));
-    vCol_.assign(size_t(c.numKvHeads), Eigen::MatrixXd::Zero(inFeatures, inFeatures));
+    if (withV) vCol_.assign(size_t(c.numKvHeads), Eigen::MatrixXd::Zero(inFeatures, inFeatures));
 }
 
 void BoaStats::add(const MatrixRM& x, const MatrixRM& q, const MatrixRM& k, int seqlen) {
@@ -29,6 +29,9 @@ void BoaStats::add(const MatrixRM& x, const MatrixRM& q, const MatrixRM& k, int 
         for (int h = g * group; h < (g + 1) * group; ++h)
             covQ_[size_t(g)].noalias() += qd.middleCols(int64_t(h) * hd, hd).transpose() * qd.middleCols(int64_t(h) * hd, hd);
     }
+    tokens_ += x.rows();
+    windows_ += nW;
+    if (!withV_) return;
     // v: (A_h X)ᵀ (A_h X) per window and head, summed into the head's KV group
     const float scale = 1.0f / std::sqrt(float(hd));
     std::vector<Eigen::MatrixXd> part(size_t(nKV) * size_t(nW));
@@ -48,8 +51,6 @@ void BoaStats::add(const MatrixRM& x, const MatrixRM& q, const MatrixRM& k, int 
         }
     for (int w = 0; w < nW; ++w)
         for (int g = 0; g < nKV; ++g) vCol_[size_t(g)] += part[size_t(w) * size_t(nKV) + size_t(g)];
-    tokens_ += x.rows();
-    windows_ += nW;
 }
 
 Eigen::MatrixXd BoaStats::ropeMean(const Eigen::MatrixXd& C, const ModelConfig& c, int seqlen) {
@@ -83,8 +84,9 @@ Eigen::MatrixXd BoaStats::ropeMean(const Eigen::MatrixXd& C, const ModelConfig& 
 
 std::vector<Eigen::MatrixXd> BoaStats::qRowFactors() const {
     const int nH = c_.numHeads, group = nH / c_.numKvHeads;
-    std::vector<Eigen::MatrixXd> out;
-    for (int h = 0; h < nH; ++h) out.push_back(ropeMean(covK_[size_t(h / group)] / double(std::max<int64_t>(1, tokens_)), c_, seqlen_));
+    std::vector<Eigen::MatrixXd> perKv, out;
+    for (const Eigen::MatrixXd& ck : covK_) perKv.push_back(ropeMean(ck / double(std::max<int64_t>(1, tokens_)), c_, seqlen_));
+    for (int h = 0; h < nH; ++h) out.push_back(perKv[size_t(h / group)]);
     return out;
 }
 
@@ -95,6 +97,7 @@ std::vector<Eigen::MatrixXd> BoaStats::kRowFactors() const {
 }
 
 std::vector<Eigen::MatrixXd> BoaStats::vColFactors() const {
+    if (!withV_) throw Error(QStringLiteral("BoA statistics were collected without the v factors"));
     std::vector<Eigen::MatrixXd> out;
     for (const Eigen::MatrixXd& v : vCol_) out.push_back(v * (2.0 / double(std::max<int64_t>(1, windows_))));
     return out;

@@ -29,7 +29,8 @@ namespace qs {
 
 class BoaStats {
 public:
-    BoaStats(const ModelConfig& c, int64_t inFeatures);
+    /// withV: also the v projection's input-side factors (the expensive part).
+    BoaStats(const ModelConfig& c, int64_t inFeatures, bool withV = true);
     /// x: the normed attention input of whole windows [nWindows*seqlen, in];
     /// q/k: Forward::queriesKeys of x. `samples` = windows (GPTQ's N).
     void add(const MatrixRM& x, const MatrixRM& q, const MatrixRM& k, int seqlen);
@@ -45,6 +46,7 @@ public:
 private:
     ModelConfig c_;
     int64_t in_ = 0;
+    bool withV_ = true;
     int seqlen_ = 0;
     int64_t tokens_ = 0, windows_ = 0;
     std::vector<Eigen::MatrixXd> covK_, covQ_;  // per KV head, sums of outer products

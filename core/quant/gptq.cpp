@@ -307,7 +307,6 @@ GptqResult boaQuantize(const MatrixRM& W, const Eigen::MatrixXd& Hcol, const std
     Prepared P = prepare(W, Hcol, quant, opt, layer);
     res.deadColumns = P.deadColumns;
     Eigen::MatrixXf Q(rows, cols);
-    Eigen::MatrixXd err(1, cols);
     const Eigen::Index heads = rows / hd;
     for (Eigen::Index h = 0; h < heads; ++h) {
         // the head's output-side factor: damped, rows in act-order when asked, U_row
@@ -329,7 +328,7 @@ GptqResult boaQuantize(const MatrixRM& W, const Eigen::MatrixXd& Hcol, const std
         for (Eigen::Index k = 0; k < hd; ++k) {
             const Eigen::Index r = h * hd + order[size_t(k)];
             const Eigen::RowVectorXd start = P.Wd.row(r);
-            res.loss += columnsPass(P, r, 1, quant, opt, Q, &err, ctx, false);
+            res.loss += columnsPass(P, r, 1, quant, opt, Q, nullptr, ctx, false);
             // the row's total change w - q = E · U_col, pushed onto the head's later rows
             const Eigen::RowVectorXd dW = start - Q.row(r).cast<double>();
             for (Eigen::Index k2 = k + 1; k2 < hd; ++k2) {

@@ -476,12 +476,14 @@ QuantizeResult quantizeModel(const Model& model, const std::vector<int>& calibTo
                 // one Hessian per group: its members read the same input
                 std::optional<HessianAccumulator> acc;
                 std::optional<BoaStats> boa;  // q/k/v with BoA: attention-aware output-side factors
+                bool boaQK = false, boaV = false;
                 for (Linear* l : todo) {
                     if (plans.at(l).method != QuantMethod::None && !acc) acc.emplace(l->inFeatures);
-                    const LinearKind k = l->kind;
-                    if (plans.at(l).method == QuantMethod::Boa && (k == LinearKind::Q || k == LinearKind::K || k == LinearKind::V) && !boa)
-                        boa.emplace(q.config, l->inFeatures);
+                    const bool isBoa = plans.at(l).method == QuantMethod::Boa;
+                    boaQK = boaQK || (isBoa && (l->kind == LinearKind::Q || l->kind == LinearKind::K));
+                    boaV = boaV || (isBoa && l->kind == LinearKind::V);
                 }
+                if (boaQK || boaV) boa.emplace(q.config, todo.front()->inFeatures, boaV);
                 const auto tc = Clock::now();
                 if (acc) {
                     const LinearInputHook hook = [&](const Linear& l, const MatrixRM& x) {
@@ -510,8 +512,10 @@ QuantizeResult quantizeModel(const Model& model, const std::vector<int>& calibTo
                 if (boa) {
                     boaFactors[LinearKind::Q].row = boa->qRowFactors();
                     boaFactors[LinearKind::K].row = boa->kRowFactors();
-                    boaFactors[LinearKind::V].row = BoaStats::vRowFactors(blk.find(LinearKind::O)->weightMatrix(), q.config);
-                    boaFactors[LinearKind::V].col = boa->vColFactors();
+                    if (boaV) {
+                        boaFactors[LinearKind::V].row = BoaStats::vRowFactors(blk.find(LinearKind::O)->weightMatrix(), q.config);
+                        boaFactors[LinearKind::V].col = boa->vColFactors();
+                    }
                 }
                 for (size_t k = 0; k < todo.size(); ++k) {
                     Linear* l = todo[k];

@@ -23,6 +23,7 @@
 #include "quant/formats.h"
 #include "quant/gptq.h"
 #include "testutil.h"
+#include "util/error.h"
 #include "util/rng.h"
 
 using namespace qs;
@@ -128,6 +129,7 @@ private Q_SLOTS:
     void mxFormats_data();
     void mxFormats();
     void timing4096();
+    void mixedPrecisionGroups();
 };
 
 // ---------------------------------------------------------------- Hessian
@@ -486,6 +488,43 @@ void TestGptq::timing4096() {
     qInfo("Hessian of 2048 tokens x 4096: %lld ms; GPTQ 4096x4096 int4 (blocks of 128): %lld ms; loss %.6g", tH, tG,
           res.loss);
     QVERIFY(res.weight.allFinite());
+}
+
+// ------------------------------------------------------- mixed precision per group
+
+/// One format repeated = GPTQ bit for bit; mixed widths put every group on its own
+/// grid, land between the uniform losses, and bad plans are refused.
+void TestGptq::mixedPrecisionGroups() {
+    const MatrixRM W = makeW(48, 96, 71);
+    const Eigen::MatrixXd H = correlatedH(96, 72);
+    const auto f = [](const char* n) { return *QuantFormat::parse(n); };
+    for (bool actOrder : {false, true}) {
+        GptqOptions o;
+        o.actOrder = actOrder;
+        o.staticGroups = actOrder;
+        const GptqResult u3 = gptqQuantize(W, H, Quantizer(f("int3-g32")), o);
+        const GptqResult m3 = gptqQuantizeMixed(W, H, {f("int3-g32"), f("int3-g32"), f("int3-g32")}, o);
+        QCOMPARE(countDiff(u3.weight, m3.weight), 0);
+        QCOMPARE(u3.loss, m3.loss);
+        const GptqResult u2 = gptqQuantize(W, H, Quantizer(f("int2-g32")), o);
+        const GptqResult u4 = gptqQuantize(W, H, Quantizer(f("int4-g32")), o);
+        const GptqResult mx = gptqQuantizeMixed(W, H, {f("int4-g32"), f("int2-g32"), f("int4-g32")}, o);
+        const double e2 = predictedError(W, u2.weight, H), e4 = predictedError(W, u4.weight, H), em = predictedError(W, mx.weight, H);
+        QVERIFY2(e4 < em && em < e2, qPrintable(QStringLiteral("int4 %1, mixed %2, int2 %3").arg(e4).arg(em).arg(e2)));
+        // each (row, group) holds at most 2^bits distinct values
+        for (int r = 0; r < W.rows(); ++r)
+            for (int g = 0; g < 3; ++g) {
+                std::set<float> vals(mx.weight.row(r).data() + g * 32, mx.weight.row(r).data() + (g + 1) * 32);
+                QVERIFY2(vals.size() <= (g == 1 ? 4u : 16u), qPrintable(QStringLiteral("row %1 group %2: %3 values").arg(r).arg(g).arg(vals.size())));
+            }
+    }
+    GptqOptions o;
+    QVERIFY_THROWS_EXCEPTION(Error, gptqQuantizeMixed(W, H, {f("int3-g32"), f("int3-g32")}, o));                 // 2 formats, 3 groups
+    QVERIFY_THROWS_EXCEPTION(Error, gptqQuantizeMixed(W, H, {f("int3-g32"), f("int3-g64"), f("int3-g32")}, o));  // group sizes differ
+    QVERIFY_THROWS_EXCEPTION(Error, gptqQuantizeMixed(W, H, {f("mxfp4"), f("mxfp4"), f("mxfp4")}, o));
+    QVERIFY_THROWS_EXCEPTION(Error, gptqQuantizeMixed(W, H, {f("int3"), f("int3"), f("int3")}, o));             // not grouped
+    o.actOrder = true;
+    QVERIFY_THROWS_EXCEPTION(Error, gptqQuantizeMixed(W, H, {f("int3-g32"), f("int2-g32"), f("int3-g32")}, o));  // act-order without static groups
 }
 
 QTEST_APPLESS_MAIN(TestGptq)

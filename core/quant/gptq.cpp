@@ -132,6 +132,11 @@ struct Prepared {
     Eigen::Index G = 0;
     bool grouped = false, staticGroups = false;
     int deadColumns = 0;
+    /// Mixed precision: one quantizer per group of G original columns (null: `quant` everywhere).
+    const std::vector<Quantizer>* mixed = nullptr;
+    const Quantizer& quantizerOf(const Quantizer& quant, Eigen::Index permutedCol) const {
+        return mixed ? (*mixed)[size_t(perm[size_t(permutedCol)] / G)] : quant;
+    }
 };
 
 void checkArgs(const MatrixRM& W, const Eigen::MatrixXd& Hin, const GptqOptions& opt, const std::string& layer) {
@@ -147,10 +152,11 @@ void checkArgs(const MatrixRM& W, const Eigen::MatrixXd& Hin, const GptqOptions&
 }
 
 Prepared prepare(const MatrixRM& W, const Eigen::MatrixXd& Hin, const Quantizer& quant, const GptqOptions& opt,
-                 const std::string& layer) {
+                 const std::string& layer, const std::vector<Quantizer>* mixed = nullptr) {
     const Eigen::Index rows = W.rows(), cols = W.cols();
     const QuantFormat& fmt = quant.format();
     Prepared P;
+    P.mixed = mixed;
     P.G = fmt.blockSize();  // 0 = one group per row (per channel)
     P.grouped = P.G > 0;
     P.staticGroups = P.grouped && (opt.staticGroups || (fmt.isMx() && opt.actOrder));
@@ -172,7 +178,7 @@ Prepared prepare(const MatrixRM& W, const Eigen::MatrixXd& Hin, const Quantizer&
     // 3. static groups from the (dead-zeroed) original W
     if (P.staticGroups) {
         for (Eigen::Index g = 0; g < cols; g += P.G)
-            P.groups.push_back(quant.findParams(toFloatRM(P.Wd.middleCols(g, std::min(P.G, cols - g)))));
+            P.groups.push_back((mixed ? (*mixed)[size_t(g / P.G)] : quant).findParams(toFloatRM(P.Wd.middleCols(g, std::min(P.G, cols - g)))));
     }
 
     // 4. act-order
@@ -235,8 +241,9 @@ double columnsPass(Prepared& P, Eigen::Index r0, Eigen::Index n, const Quantizer
                         // their shared exponent from the up-to-date weights: a stale max would
                         // saturate the updated values at the element format's max normal.
                         const bool inBlock = fmt.isMx() && i + G <= count;
-                        groupParams = inBlock ? quant.findParams(toFloatRM(W1.middleCols(i, G)))
-                                              : quant.findParams(toFloatRM(Wd.middleCols(j, std::min(G, cols - j))));
+                        const Quantizer& qg = P.quantizerOf(quant, j);
+                        groupParams = inBlock ? qg.findParams(toFloatRM(W1.middleCols(i, G)))
+                                              : qg.findParams(toFloatRM(Wd.middleCols(j, std::min(G, cols - j))));
                         params = &groupParams;
                     }
                 } else {
@@ -244,7 +251,7 @@ double columnsPass(Prepared& P, Eigen::Index r0, Eigen::Index n, const Quantizer
                 }
             }
             const Eigen::VectorXf w = W1.col(i).cast<float>();
-            const Eigen::VectorXf q = quant.quantizeColumn(w, *params);
+            const Eigen::VectorXf q = P.quantizerOf(quant, j).quantizeColumn(w, *params);
             Q.block(r0, j, n, 1) = q;
             const double d = U(j, j);
             Eigen::VectorXd err = (W1.col(i) - q.cast<double>()) / d;
@@ -283,6 +290,41 @@ GptqResult gptqQuantize(const MatrixRM& W, const Eigen::MatrixXd& Hin, const Qua
     res.deadColumns = P.deadColumns;
     Eigen::MatrixXf Q(rows, cols);  // permuted order
     res.loss = columnsPass(P, 0, rows, quant, opt, Q, nullptr, ctx, true);
+    res.weight = unpermute(Q, P.perm);
+    return res;
+}
+
+GptqResult gptqQuantizeMixed(const MatrixRM& W, const Eigen::MatrixXd& Hin, const std::vector<QuantFormat>& groupFormats,
+                             const GptqOptions& opt, const JobContext& ctx) {
+    const Eigen::Index rows = W.rows(), cols = W.cols();
+    const std::string layer = cat("layer W ", shapeStr(rows, cols));
+    checkArgs(W, Hin, opt, layer);
+    if (groupFormats.empty()) throw Error(cat("mixed-precision GPTQ: no group formats for ", layer));
+    const QuantFormat& f0 = groupFormats.front();
+    const int G = f0.groupSize;
+    if (f0.kind != FormatKind::Int || G <= 0)
+        throw Error(cat("mixed-precision GPTQ: the formats must be grouped integer formats (e.g. int3-g64), got ", f0.name()));
+    const Eigen::Index nGroups = (cols + G - 1) / G;
+    if (Eigen::Index(groupFormats.size()) != nGroups)
+        throw Error(cat("mixed-precision GPTQ: ", groupFormats.size(), " group formats for ", nGroups, " groups of ", G, " in ", layer));
+    std::vector<Quantizer> qs;
+    for (const QuantFormat& f : groupFormats) {
+        if (f.kind != FormatKind::Int || f.groupSize != G || f.symmetric != f0.symmetric)
+            throw Error(cat("mixed-precision GPTQ: every group format must be an integer format with groups of ", G,
+                            " and the same symmetry as ", f0.name(), ", got ", f.name()));
+        qs.emplace_back(f);
+    }
+    if (opt.actOrder && !opt.staticGroups)
+        throw Error(std::string("mixed-precision GPTQ: act-order needs static groups (a group's grid is fixed before the columns are permuted)"));
+    GptqResult res;
+    if (rows == 0 || cols == 0) {
+        res.weight = W;
+        return res;
+    }
+    Prepared P = prepare(W, Hin, qs.front(), opt, layer, &qs);
+    res.deadColumns = P.deadColumns;
+    Eigen::MatrixXf Q(rows, cols);
+    res.loss = columnsPass(P, 0, rows, qs.front(), opt, Q, nullptr, ctx, true);
     res.weight = unpermute(Q, P.perm);
     return res;
 }

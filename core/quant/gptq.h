@@ -35,6 +35,15 @@ struct GptqResult {
 GptqResult gptqQuantize(const MatrixRM& W, const Eigen::MatrixXd& H, const Quantizer& q, const GptqOptions& opt,
                         const JobContext& ctx = {});
 
+/// GPTQ with mixed precision per group of input columns (what MG-PTQ's per-column
+/// bit-widths feed): group k (original columns [kG, (k+1)G)) is rounded on
+/// groupFormats[k]'s grid; errors propagate across groups as in GPTQ. The formats
+/// must be integer formats with the same group size G and symmetry (bits 2..8
+/// may differ); act-order needs static groups. With one format repeated it is
+/// gptqQuantize exactly.
+GptqResult gptqQuantizeMixed(const MatrixRM& W, const Eigen::MatrixXd& H, const std::vector<QuantFormat>& groupFormats,
+                             const GptqOptions& opt, const JobContext& ctx = {});
+
 /// BoA (Kim et al., 2024): GPTQ with a Kronecker-factored Hessian per attention
 /// head, loss Σ_h tr(H_row,h · ΔW_h · H_col · ΔW_hᵀ). W [out, in] is viewed as
 /// heads of hd = Hrow[h].rows() consecutive output rows (out = heads · hd). Rows of

@@ -449,23 +449,19 @@ private Q_SLOTS:
     void mixedBeatsUniformGptqOnStories260K() {
         QS_REQUIRE_SHARED(shared);
         const qs::test::HeldOutSplit sp = qs::test::stories260KHeldOut(shared, 32, 256);
-        const auto& model = sp.model;
-        const CalibOptions& c = sp.calib;
-        const std::vector<int>& calib = sp.calibTokens;
-        const std::vector<int>& eval = sp.evalTokens;
         EvalOptions eo;
         eo.seqlen = 512;
-        const SensitivityReport rep = analyzeSensitivity(*model, calib, c, SensitivityOptions{});
+        const SensitivityReport rep = analyzeSensitivity(*sp.model, sp.calibTokens, sp.calib, SensitivityOptions{});
         const auto items = allocItemsFromReport(rep, {}, AllocCost::Block);
         for (const char* f : {"int3-g32", "int4-g32"}) {
             LayerPlan p;
             p.method = QuantMethod::Gptq;
             p.weight = *QuantFormat::parse(f);
-            const QuantizeResult uni = quantizeModel(*model, calib, c, [p](const Linear&) { return p; });
+            const QuantizeResult uni = quantizeModel(*sp.model, sp.calibTokens, sp.calib, [p](const Linear&) { return p; });
             const Allocation a = allocateKnapsack(items, uni.avgBits);
-            const QuantizeResult mixed = quantizeModel(*model, calib, c, allocationRecipe(rep, items, a, QStringLiteral("test")).planFn());
+            const QuantizeResult mixed = quantizeModel(*sp.model, sp.calibTokens, sp.calib, allocationRecipe(rep, items, a, QStringLiteral("test")).planFn());
             QVERIFY(mixed.avgBits <= uni.avgBits);
-            const double pu = evaluatePerplexity(*uni.model, eval, eo).ppl, pm = evaluatePerplexity(*mixed.model, eval, eo).ppl;
+            const double pu = evaluatePerplexity(*uni.model, sp.evalTokens, eo).ppl, pm = evaluatePerplexity(*mixed.model, sp.evalTokens, eo).ppl;
             qInfo("stories260K held-out TinyStories at %.4f bits: uniform GPTQ %s %.3f, mixed (block cost) %.3f", uni.avgBits, f, pu, pm);
             QVERIFY2(pm < pu, f);
         }

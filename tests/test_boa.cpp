@@ -185,23 +185,20 @@ private Q_SLOTS:
         QVERIFY_THROWS_EXCEPTION(Error, quantizeModel(*d.model, {}, c, boa.planFn()));
     }
 
-    /// stories260K, calibrated on the first half of the TinyStories slice, held-out
-    /// second half: BoA beats GPTQ at int2-g32 and int4-g32. (At int3-g32 it does
-    /// not on this model: printed, not asserted; see the README table.)
+    /// stories260K, calibrated on the first half of the TinyStories slice's tokens,
+    /// held-out second half: BoA beats GPTQ at int2-g32 and int4-g32. int3-g32 is
+    /// printed, not asserted: it wins with this split and loses with the bench's
+    /// line split (within calibration noise; see the README table).
     void boaVersusGptqOnStories260K() {
         QS_REQUIRE_SHARED(shared);
         const qs::test::HeldOutSplit sp = qs::test::stories260KHeldOut(shared, 32, 256);
-        const auto& model = sp.model;
-        const CalibOptions& c = sp.calib;
-        const std::vector<int>& calib = sp.calibTokens;
-        const std::vector<int>& eval = sp.evalTokens;
         EvalOptions eo;
         eo.seqlen = 512;
         auto ppl = [&](QuantMethod m, const char* f) {
             LayerPlan p;
             p.method = m;
             p.weight = *QuantFormat::parse(f);
-            return evaluatePerplexity(*quantizeModel(*model, calib, c, [p](const Linear&) { return p; }).model, eval, eo).ppl;
+            return evaluatePerplexity(*quantizeModel(*sp.model, sp.calibTokens, sp.calib, [p](const Linear&) { return p; }).model, sp.evalTokens, eo).ppl;
         };
         for (const char* f : {"int2-g32", "int3-g32", "int4-g32"}) {
             const double g = ppl(QuantMethod::Gptq, f), b = ppl(QuantMethod::Boa, f);

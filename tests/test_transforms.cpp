@@ -51,21 +51,7 @@ LayerPlan makePlan(const char* method, const char* wformat, const char* aformat 
     return p;
 }
 
-/// Calibration windows from the first half of `ids`, evaluation on the second half.
-struct Split {
-    std::vector<int> calib, eval;
-    CalibOptions opt;
-};
-Split split(const std::vector<int>& ids, int nsamples, int seqlen) {
-    Split s;
-    const size_t half = ids.size() / 2;
-    s.opt.nsamples = nsamples;
-    s.opt.seqlen = seqlen;
-    s.opt.seed = 0;
-    s.calib = sampleCalibration(std::vector<int>(ids.begin(), ids.begin() + long(half)), s.opt);
-    s.eval.assign(ids.begin() + long(half), ids.end());
-    return s;
-}
+using qs::test::splitHalves;
 
 }  // namespace
 
@@ -187,13 +173,13 @@ private Q_SLOTS:
     void awqWithUnitScalesIsRtn() {
         const Demo& d = demo();
         const std::vector<int> ids = d.tokenizer->encodeForModel(d.evalText);
-        const Split s = split(ids, 4, 128);
+        const qs::test::TokenSplit s = splitHalves(ids, 4, 128);
         LayerPlan awq = makePlan("awq", "int4-g64");
         awq.awqOpt.grid = 1;
         awq.awqOpt.clip = false;
         awq.awqOpt.tokens = 256;
-        const QuantizeResult a = quantizeModel(*d.model, s.calib, s.opt, planOf(awq));
-        const QuantizeResult r = quantizeModel(*d.model, s.calib, s.opt, planOf(makePlan("rtn", "int4-g64")));
+        const QuantizeResult a = quantizeModel(*d.model, s.calibTokens, s.calib, planOf(awq));
+        const QuantizeResult r = quantizeModel(*d.model, s.calibTokens, s.calib, planOf(makePlan("rtn", "int4-g64")));
         for (size_t b = 0; b < a.model->blocks.size(); ++b)
             for (size_t i = 0; i < a.model->blocks[b].linears.size(); ++i) {
                 const Linear& la = a.model->blocks[b].linears[i];
@@ -211,11 +197,11 @@ private Q_SLOTS:
         const Demo& d = demo();
         QVERIFY(!d.outlierChannels.empty());
         const std::vector<int> ids = d.tokenizer->encodeForModel(d.evalText);
-        const Split s = split(ids, 8, 256);
+        const qs::test::TokenSplit s = splitHalves(ids, 8, 256);
         const std::string hash = d.model->contentHash();
         LayerPlan sq = makePlan("smoothquant+none", "int4");
         sq.smooth.alpha = 0.5;
-        const QuantizeResult smoothed = quantizeModel(*d.model, s.calib, s.opt, planOf(sq));
+        const QuantizeResult smoothed = quantizeModel(*d.model, s.calibTokens, s.calib, planOf(sq));
         QVERIFY(smoothed.layers.empty());  // nothing rounded
         QVERIFY(smoothed.model->blocks[0].attnNorm.weightOverride);
         QVERIFY(smoothed.model->blocks[0].linears[0].override);
@@ -225,7 +211,7 @@ private Q_SLOTS:
         const VectorF ratio = smoothed.model->blocks[0].attnNorm.weightOverride->cwiseQuotient(d.model->blocks[0].attnNorm.weight.vector());
         for (int c : d.outlierChannels) QVERIFY2(ratio[c] < 0.5f * ratio.maxCoeff(), qPrintable(QString::number(c)));
 
-        const std::vector<int> probe(s.eval.begin(), s.eval.begin() + 2 * 256);
+        const std::vector<int> probe(s.evalTokens.begin(), s.evalTokens.begin() + 2 * 256);
         const MatrixRM want = Forward(*d.model).run(probe, 2, 256);
         const MatrixRM got = Forward(*smoothed.model).run(probe, 2, 256);
         const float diff = (want - got).cwiseAbs().maxCoeff();
@@ -235,8 +221,8 @@ private Q_SLOTS:
         eo.seqlen = 256;
         eo.maxWindows = 8;
         auto kl = [&](const LayerPlan& p) {
-            const QuantizeResult q = quantizeModel(*d.model, s.calib, s.opt, planOf(p));
-            return *evaluatePerplexity(*q.model, s.eval, eo, {}, d.model.get()).klMean;
+            const QuantizeResult q = quantizeModel(*d.model, s.calibTokens, s.calib, planOf(p));
+            return *evaluatePerplexity(*q.model, s.evalTokens, eo, {}, d.model.get()).klMean;
         };
         LayerPlan a8 = makePlan("none", "int4", "int8");
         LayerPlan sqa8 = makePlan("smoothquant+none", "int4", "int8");
@@ -255,7 +241,7 @@ private Q_SLOTS:
     void progressAndCancelDuringAwq() {
         const Demo& d = demo();
         const std::vector<int> ids = d.tokenizer->encodeForModel(d.evalText);
-        const Split s = split(ids, 4, 128);
+        const qs::test::TokenSplit s = splitHalves(ids, 4, 128);
         JobContext ctx;
         std::vector<std::pair<double, std::string>> reports;
         ctx.progress = [&](double f, const std::string& m) {
@@ -264,7 +250,7 @@ private Q_SLOTS:
         };
         LayerPlan p = makePlan("smoothquant+awq+gptq", "int4-g64");
         p.awqOpt.grid = 4;
-        QVERIFY_THROWS_EXCEPTION(Cancelled, quantizeModel(*d.model, s.calib, s.opt, planOf(p), ctx));
+        QVERIFY_THROWS_EXCEPTION(Cancelled, quantizeModel(*d.model, s.calibTokens, s.calib, planOf(p), ctx));
         const int n = int(d.model->blocks.size());
         QVERIFY(reports.size() > 4);
         for (size_t i = 1; i < reports.size(); ++i)
@@ -290,20 +276,20 @@ private Q_SLOTS:
     void mismatchedGroupOptionsAreAnError() {
         const Demo& d = demo();
         const std::vector<int> ids = d.tokenizer->encodeForModel(d.evalText);
-        const Split s = split(ids, 2, 64);
+        const qs::test::TokenSplit s = splitHalves(ids, 2, 64);
         const PlanFn plan = [](const Linear& l) {
             LayerPlan p = makePlan("smoothquant+rtn", "int4");
             if (l.kind == LinearKind::K) p.smooth.alpha = 0.8;
             return p;
         };
         try {
-            quantizeModel(*d.model, s.calib, s.opt, plan);
+            quantizeModel(*d.model, s.calibTokens, s.calib, plan);
             QFAIL("expected an error");
         } catch (const Error& e) {
             QVERIFY2(QString::fromUtf8(e.what()).contains(QStringLiteral("read the same input but ask for different SmoothQuant options")), e.what());
         }
         // no calibration data
-        QVERIFY_THROWS_EXCEPTION(Error, quantizeModel(*d.model, {}, s.opt, planOf(makePlan("awq", "int4"))));
+        QVERIFY_THROWS_EXCEPTION(Error, quantizeModel(*d.model, {}, s.calib, planOf(makePlan("awq", "int4"))));
     }
 
     /// stories260K, calibrated on the first half of the TinyStories slice and
@@ -312,19 +298,16 @@ private Q_SLOTS:
     /// training data, AWQ does not help this model: see the README table.)
     void awqBeatsRtnOnStories260K() {
         QS_REQUIRE_SHARED(shared);
-        const QString dir = shared + QStringLiteral("/models/stories260K");
-        auto model = loadModel(dir + QStringLiteral("/stories260K.bin"));
-        auto tok = loadTokenizerFor(model->path, QString(), model->config);
-        const std::vector<int> ids = tok->encodeForModel(loadText(shared + QStringLiteral("/data/tinystories/valid-slice.txt")));
-        const Split s = split(ids, 32, 256);
+        const qs::test::HeldOutSplit s = qs::test::stories260KHeldOut(shared, 32, 256);
+        const auto& model = s.model;
         EvalOptions eo;
         eo.seqlen = 256;
         eo.maxWindows = 40;
         auto ppl = [&](const char* method, const char* fmt) {
-            const QuantizeResult q = quantizeModel(*model, s.calib, s.opt, planOf(makePlan(method, fmt)));
-            return evaluatePerplexity(*q.model, s.eval, eo).ppl;
+            const QuantizeResult q = quantizeModel(*model, s.calibTokens, s.calib, planOf(makePlan(method, fmt)));
+            return evaluatePerplexity(*q.model, s.evalTokens, eo).ppl;
         };
-        const double fp = evaluatePerplexity(*model, s.eval, eo).ppl;
+        const double fp = evaluatePerplexity(*model, s.evalTokens, eo).ppl;
         for (const char* fmt : {"int3-g32", "int4-g32"}) {
             const double rtn = ppl("rtn", fmt), awq = ppl("awq", fmt), gptq = ppl("gptq", fmt), awqGptq = ppl("awq+gptq", fmt);
             qInfo("stories260K %s held-out TinyStories ppl: fp %.3f, rtn %.3f, awq %.3f, gptq %.3f, awq+gptq %.3f", fmt, fp, rtn, awq,

@@ -63,7 +63,7 @@ double expectedBpw(const QuantFormat& f, int64_t in) {
 
 std::vector<QJsonObject> allPlans(const LayerTableModel& t) {
     std::vector<QJsonObject> v;
-    for (int r = 0; r < t.rowCount(); ++r) v.push_back(LayerTableModel::planJson(t.row(r).plan));
+    for (int r = 0; r < t.rowCount(); ++r) v.push_back(Recipe::planJson(t.row(r).plan));
     return v;
 }
 
@@ -300,7 +300,7 @@ void TestViews::recipeRoundTrip() {
     t2.applyRecipe(back, QStringLiteral("import"));
     for (int r = 0; r < t.rowCount(); ++r) {
         QCOMPARE(t2.format(r), t.format(r));
-        QCOMPARE(LayerTableModel::planJson(back.planFor(t.row(r).name)), LayerTableModel::planJson(t.row(r).plan));
+        QCOMPARE(Recipe::planJson(back.planFor(t.row(r).name)), Recipe::planJson(t.row(r).plan));
     }
     QCOMPARE(allPlans(t2), allPlans(t));
     QCOMPARE(t2.averageBits(), t.averageBits());
@@ -348,12 +348,12 @@ void TestViews::importedRecipeWithMethodsAndUndo() {
         const LayerPlan p = back.planFor(t.row(i).name);
         if (t.row(i).plan.method == QuantMethod::None) {
             QCOMPARE(p.method, QuantMethod::None);
-            QJsonObject got = LayerTableModel::planJson(p), want = LayerTableModel::planJson(t.row(i).plan);
+            QJsonObject got = Recipe::planJson(p), want = Recipe::planJson(t.row(i).plan);
             got.remove(QStringLiteral("wformat"));
             want.remove(QStringLiteral("wformat"));
             QCOMPARE(got, want);
         } else {
-            QCOMPARE(LayerTableModel::planJson(p), LayerTableModel::planJson(t.row(i).plan));
+            QCOMPARE(Recipe::planJson(p), Recipe::planJson(t.row(i).plan));
         }
     }
     // setting bits on a float row quantizes it with the recipe's rounding

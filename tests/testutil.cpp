@@ -25,16 +25,23 @@ QByteArray readAll(const QString& path) {
     return f.readAll();
 }
 
+TokenSplit splitHalves(const std::vector<int>& ids, int nsamples, int seqlen) {
+    TokenSplit s;
+    const size_t half = ids.size() / 2;
+    s.calib.nsamples = nsamples;
+    s.calib.seqlen = seqlen;
+    s.calib.seed = 0;
+    s.calibTokens = qs::sampleCalibration(std::vector<int>(ids.begin(), ids.begin() + long(half)), s.calib);
+    s.evalTokens.assign(ids.begin() + long(half), ids.end());
+    return s;
+}
+
 HeldOutSplit stories260KHeldOut(const QString& sharedDir, int nsamples, int seqlen) {
     HeldOutSplit s;
     s.model = qs::loadModel(sharedDir + QStringLiteral("/models/stories260K/stories260K.bin"));
     auto tok = qs::loadTokenizerFor(s.model->path, QString(), s.model->config);
     const std::vector<int> ids = tok->encodeForModel(qs::loadText(sharedDir + QStringLiteral("/data/tinystories/valid-slice.txt")));
-    const size_t half = ids.size() / 2;
-    s.calib.nsamples = nsamples;
-    s.calib.seqlen = seqlen;
-    s.calibTokens = qs::sampleCalibration(std::vector<int>(ids.begin(), ids.begin() + long(half)), s.calib);
-    s.evalTokens.assign(ids.begin() + long(half), ids.end());
+    static_cast<TokenSplit&>(s) = splitHalves(ids, nsamples, seqlen);
     return s;
 }
 

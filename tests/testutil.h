@@ -20,12 +20,17 @@ QString fixture(const QString& rel);
 /// Reads a whole file (QFAIL-friendly: returns empty on error).
 QByteArray readAll(const QString& path);
 
-/// stories260K (../shared) with calibration windows drawn from the first half of
-/// the TinyStories slice's tokens and the second half held out for evaluation.
-struct HeldOutSplit {
-    std::shared_ptr<qs::Model> model;
+/// Calibration windows (seed 0) drawn from the first half of `ids`; the second
+/// half held out for evaluation.
+struct TokenSplit {
     qs::CalibOptions calib;
     std::vector<int> calibTokens, evalTokens;
+};
+TokenSplit splitHalves(const std::vector<int>& ids, int nsamples, int seqlen);
+
+/// stories260K (../shared) with splitHalves of the TinyStories slice's tokens.
+struct HeldOutSplit : TokenSplit {
+    std::shared_ptr<qs::Model> model;
 };
 HeldOutSplit stories260KHeldOut(const QString& sharedDir, int nsamples, int seqlen);
 

@@ -2,10 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
-#include <map>
 
-#include <QJsonArray>
-#include <QJsonDocument>
 #include <QLocale>
 #include <QUndoCommand>
 
@@ -66,10 +63,6 @@ LayerTableModel::~LayerTableModel() = default;
 Recipe LayerTableModel::initialRecipe() {
     return Recipe::parse(R"({"quantscope_recipe": 1, "defaults": {"method": "gptq", "wformat": "int4-g128"}})",
                          QStringLiteral("initial recipe"));
-}
-
-QJsonObject LayerTableModel::planJson(const LayerPlan& p) {
-    return Recipe::fromUniform(p, CalibOptions{}).toJson().value(QStringLiteral("defaults")).toObject();
 }
 
 void LayerTableModel::setModel(const Model& model) {
@@ -356,7 +349,7 @@ bool LayerTableModel::setFormatsPerRow(const std::vector<std::pair<int, QuantFor
             if (p.method == QuantMethod::Gptq) p.gptq = base_.defaults().gptq;
         }
         p.weight = f;
-        if (planJson(p) == planJson(row(r).plan)) continue;
+        if (Recipe::planJson(p) == Recipe::planJson(row(r).plan)) continue;
         const auto it = std::find(rows.begin(), rows.end(), r);
         if (it != rows.end()) {
             after[size_t(it - rows.begin())] = p;
@@ -426,38 +419,10 @@ double LayerTableModel::fp16SizeMB() const { return 2.0 * double(linearParams() 
 void LayerTableModel::emitTotals() { Q_EMIT totalsChanged(averageBits(), sizeMB()); }
 
 Recipe LayerTableModel::toRecipe() const {
-    if (rows_.empty()) return base_;
-    // defaults = the plan covering most parameters (first in model order on ties)
-    std::map<QByteArray, int64_t> weight;
-    std::vector<QJsonObject> json;
-    json.reserve(rows_.size());
-    for (const Row& r : rows_) {
-        json.push_back(planJson(r.plan));
-        weight[QJsonDocument(json.back()).toJson(QJsonDocument::Compact)] += r.params();
-    }
-    QJsonObject common;
-    int64_t most = -1;
-    for (size_t i = 0; i < rows_.size(); ++i) {
-        const int64_t w = weight[QJsonDocument(json[i]).toJson(QJsonDocument::Compact)];
-        if (w > most) most = w, common = json[i];
-    }
-    QJsonObject o = base_.toJson();
-    o.insert(QStringLiteral("defaults"), common);
-    QJsonArray layers;
-    for (size_t i = 0; i < rows_.size(); ++i) {
-        if (json[i] == common) continue;
-        QJsonObject e;
-        for (auto it = json[i].begin(); it != json[i].end(); ++it)
-            if (!common.contains(it.key()) || common.value(it.key()) != it.value()) e.insert(it.key(), it.value());
-        // a layer rounded with "none" keeps float weights: it may not name a wformat
-        if (rows_[i].plan.method == QuantMethod::None) e.remove(QStringLiteral("wformat"));
-        if (e.isEmpty()) continue;
-        e.insert(QStringLiteral("match"), QString::fromStdString(rows_[i].name));
-        layers.append(e);
-    }
-    if (layers.isEmpty()) o.remove(QStringLiteral("layers"));
-    else o.insert(QStringLiteral("layers"), layers);
-    return Recipe::parse(QJsonDocument(o).toJson(), QStringLiteral("layer table"));
+    std::vector<Recipe::LayerPlanEntry> layers;
+    layers.reserve(rows_.size());
+    for (const Row& r : rows_) layers.push_back({r.name, r.params(), r.plan});
+    return Recipe::fromLayerPlans(layers, base_, QStringLiteral("layer table"));
 }
 
 }  // namespace qs::views

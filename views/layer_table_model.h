@@ -163,9 +163,6 @@ public:
     Recipe toRecipe() const;
     const Recipe& baseRecipe() const { return base_; }
 
-    /// A plan's canonical JSON (the "defaults" object core writes for it).
-    static QJsonObject planJson(const LayerPlan& p);
-
 Q_SIGNALS:
     /// After every change of formats or rows: the live totals.
     void totalsChanged(double averageBits, double sizeMB);

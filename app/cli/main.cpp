@@ -702,7 +702,7 @@ int cmdSensitivity(QCommandLineParser& p) {
     else throw Error(QStringLiteral("--method: the predicted error is made with gptq or rtn, not '%1'").arg(method));
     opt.gptq.percDamp = doubleOption(p, "damp", 0.01, 0.0, 1.0);
     opt.gptq.actOrder = p.isSet(QStringLiteral("act-order"));
-    opt.blockErrorTokens = p.isSet(QStringLiteral("block-error-tokens")) ? intOption(p, "block-error-tokens", 4096, 0) : 4096;
+    opt.blockErrorTokens = intOption(p, "block-error-tokens", opt.blockErrorTokens, 0);
     opt.channelVectors = !p.isSet(QStringLiteral("no-channel-vectors"));
     const QString calibPath = p.value(QStringLiteral("calib"));
     if (calibPath.isEmpty()) throw Error(QStringLiteral("--calib is required (a .jsonl or text file): the analysis needs activations"));

@@ -3,9 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <map>
 
-#include <QJsonArray>
 #include <QJsonDocument>
 
 #include "util/error.h"
@@ -202,34 +200,21 @@ std::vector<AllocItem> allocItemsFromReport(const SensitivityReport& r, const st
 
 Recipe allocationRecipe(const SensitivityReport& r, const std::vector<AllocItem>& items, const Allocation& a,
                         const QString& description) {
-    std::map<std::string, int64_t> weight;  // format -> params using it
-    for (size_t i = 0; i < items.size(); ++i) weight[items[i].choices[size_t(a.choice[i])].format.name()] += items[i].params;
-    std::string common;
-    int64_t most = -1;
-    for (const auto& [f, p] : weight)
-        if (p > most) most = p, common = f;
-    QJsonObject defaults{{QStringLiteral("method"), QLatin1String(quantMethodName(r.options.method))},
-                         {QStringLiteral("wformat"), QString::fromStdString(common)}};
-    if (r.options.method == QuantMethod::Gptq) {
-        defaults.insert(QStringLiteral("damp"), r.options.gptq.percDamp);
-        defaults.insert(QStringLiteral("act_order"), r.options.gptq.actOrder);
-        defaults.insert(QStringLiteral("static_groups"), r.options.gptq.staticGroups);
-        defaults.insert(QStringLiteral("block_size"), r.options.gptq.blockSize);
-    }
-    QJsonArray layers;
+    LayerPlan plan;  // the report's error model: its rounding and GPTQ options
+    plan.method = r.options.method;
+    if (usesGptq(plan.method)) plan.gptq = r.options.gptq;
+    std::vector<Recipe::LayerPlanEntry> layers;
     for (size_t i = 0; i < items.size(); ++i) {
-        const std::string f = items[i].choices[size_t(a.choice[i])].format.name();
-        if (f != common)
-            layers.append(QJsonObject{{QStringLiteral("match"), QString::fromStdString(items[i].name)}, {QStringLiteral("wformat"), QString::fromStdString(f)}});
+        plan.weight = items[i].choices[size_t(a.choice[i])].format;
+        layers.push_back({items[i].name, items[i].params, plan});
     }
-    QJsonObject o{{QStringLiteral("quantscope_recipe"), Recipe::kVersion},
-                  {QStringLiteral("description"), description},
-                  {QStringLiteral("defaults"), defaults},
-                  {QStringLiteral("calibration"), QJsonObject{{QStringLiteral("nsamples"), r.calib.nsamples},
-                                                              {QStringLiteral("seqlen"), r.calib.seqlen},
-                                                              {QStringLiteral("seed"), double(r.calib.seed)}}}};
-    if (!layers.isEmpty()) o.insert(QStringLiteral("layers"), layers);
-    return Recipe::parse(QJsonDocument(o).toJson(), QStringLiteral("allocation"));
+    QJsonObject base{{QStringLiteral("quantscope_recipe"), Recipe::kVersion},
+                     {QStringLiteral("description"), description},
+                     {QStringLiteral("calibration"), QJsonObject{{QStringLiteral("nsamples"), r.calib.nsamples},
+                                                                 {QStringLiteral("seqlen"), r.calib.seqlen},
+                                                                 {QStringLiteral("seed"), double(r.calib.seed)}}}};
+    return Recipe::fromLayerPlans(layers, Recipe::parse(QJsonDocument(base).toJson(), QStringLiteral("allocation")),
+                                  QStringLiteral("allocation"));
 }
 
 }  // namespace qs

@@ -349,19 +349,15 @@ SensitivityReport analyzeSensitivity(const Model& model, const std::vector<int>&
                     ls.candidates.push_back(c);
                 }
                 rep.layers.push_back(std::move(ls));
-                if (mi == 0)  // one entry per distinct input
+                if (mi == 0)  // one entry per distinct input; ratio to the median per-channel max (= score · absMax / max)
                     for (const ChannelSummary& cs : act.top)
-                        rep.topOutliers.push_back({l.name, cs.channel, cs.absMax, 0.0});
+                        rep.topOutliers.push_back(
+                            {l.name, cs.channel, cs.absMax, act.outlierScore * (cs.absMax / std::max(act.top.front().absMax, 1e-300))});
                 ctx.report((double(bi) + double(g + 1) / double(groups.size())) / nBlocks,
                            "block " + std::to_string(bi + 1) + "/" + std::to_string(nBlocks) + ": " + l.name);
             }
         }
         inps.swap(next);
-    }
-    // across the model: ratio to the median per-channel max of the layer's input
-    for (GlobalOutlier& o : rep.topOutliers) {
-        const LayerSensitivity* ls = rep.find(o.layer);
-        o.ratioToMedian = ls->activations.outlierScore * (o.absMax / std::max(ls->activations.top.front().absMax, 1e-300));
     }
     std::stable_sort(rep.topOutliers.begin(), rep.topOutliers.end(), [](const GlobalOutlier& a, const GlobalOutlier& b) { return a.absMax > b.absMax; });
     if (rep.topOutliers.size() > size_t(opt.topChannels)) rep.topOutliers.resize(size_t(opt.topChannels));

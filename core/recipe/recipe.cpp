@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 
 #include <QFile>
 #include <QJsonArray>
@@ -442,25 +443,64 @@ Recipe Recipe::fromUniform(const LayerPlan& plan, const CalibOptions& calib) {
     return r;
 }
 
+QJsonObject Recipe::planJson(const LayerPlan& p) {
+    QJsonObject d{{QStringLiteral("method"), QString::fromStdString(planMethodName(p))},
+                  {QStringLiteral("wformat"), QString::fromStdString(p.weight.name())},
+                  {QStringLiteral("aformat"), QString::fromStdString(p.activation.kind == FormatKind::None
+                                                                          ? std::string("none") : p.activation.name())}};
+    if (usesGptq(p.method)) {
+        d.insert(QStringLiteral("act_order"), p.gptq.actOrder);
+        d.insert(QStringLiteral("static_groups"), p.gptq.staticGroups);
+        d.insert(QStringLiteral("damp"), p.gptq.percDamp);
+        d.insert(QStringLiteral("block_size"), p.gptq.blockSize);
+    }
+    if (p.smoothQuant) d.insert(QStringLiteral("smoothquant_alpha"), p.smooth.alpha);
+    if (p.awq) {
+        d.insert(QStringLiteral("awq_grid"), p.awqOpt.grid);
+        d.insert(QStringLiteral("awq_clip"), p.awqOpt.clip);
+        d.insert(QStringLiteral("awq_max_shrink"), p.awqOpt.maxShrink);
+        d.insert(QStringLiteral("awq_tokens"), p.awqOpt.tokens);
+    }
+    return d;
+}
+
+Recipe Recipe::fromLayerPlans(const std::vector<LayerPlanEntry>& layers, const Recipe& base, const QString& label) {
+    if (layers.empty()) return base;
+    // defaults = the plan covering most parameters (first in order on ties)
+    std::map<QByteArray, int64_t> weight;
+    std::vector<QJsonObject> json;
+    json.reserve(layers.size());
+    for (const LayerPlanEntry& l : layers) {
+        json.push_back(planJson(l.plan));
+        weight[QJsonDocument(json.back()).toJson(QJsonDocument::Compact)] += l.params;
+    }
+    QJsonObject common;
+    int64_t most = -1;
+    for (size_t i = 0; i < layers.size(); ++i) {
+        const int64_t w = weight[QJsonDocument(json[i]).toJson(QJsonDocument::Compact)];
+        if (w > most) most = w, common = json[i];
+    }
+    QJsonObject o = base.toJson();
+    o.insert(QStringLiteral("defaults"), common);
+    QJsonArray overrides;
+    for (size_t i = 0; i < layers.size(); ++i) {
+        if (json[i] == common) continue;
+        QJsonObject e;
+        for (auto it = json[i].begin(); it != json[i].end(); ++it)
+            if (!common.contains(it.key()) || common.value(it.key()) != it.value()) e.insert(it.key(), it.value());
+        // a layer rounded with "none" keeps float weights: it may not name a wformat
+        if (layers[i].plan.method == QuantMethod::None) e.remove(QStringLiteral("wformat"));
+        if (e.isEmpty()) continue;
+        e.insert(QStringLiteral("match"), QString::fromStdString(layers[i].name));
+        overrides.append(e);
+    }
+    if (overrides.isEmpty()) o.remove(QStringLiteral("layers"));
+    else o.insert(QStringLiteral("layers"), overrides);
+    return parse(QJsonDocument(o).toJson(), label);
+}
+
 QJsonObject Recipe::toJson() const {
-    QJsonObject d{{QStringLiteral("method"), QString::fromStdString(planMethodName(defaults_))},
-                  {QStringLiteral("wformat"), QString::fromStdString(defaults_.weight.name())},
-                  {QStringLiteral("aformat"), QString::fromStdString(defaults_.activation.kind == FormatKind::None
-                                                                          ? std::string("none") : defaults_.activation.name())}};
-    if (usesGptq(defaults_.method)) {
-        d.insert(QStringLiteral("act_order"), defaults_.gptq.actOrder);
-        d.insert(QStringLiteral("static_groups"), defaults_.gptq.staticGroups);
-        d.insert(QStringLiteral("damp"), defaults_.gptq.percDamp);
-        d.insert(QStringLiteral("block_size"), defaults_.gptq.blockSize);
-    }
-    if (defaults_.smoothQuant) d.insert(QStringLiteral("smoothquant_alpha"), defaults_.smooth.alpha);
-    if (defaults_.awq) {
-        d.insert(QStringLiteral("awq_grid"), defaults_.awqOpt.grid);
-        d.insert(QStringLiteral("awq_clip"), defaults_.awqOpt.clip);
-        d.insert(QStringLiteral("awq_max_shrink"), defaults_.awqOpt.maxShrink);
-        d.insert(QStringLiteral("awq_tokens"), defaults_.awqOpt.tokens);
-    }
-    QJsonObject o{{kVersionKey, kVersion}, {QStringLiteral("defaults"), d}};
+    QJsonObject o{{kVersionKey, kVersion}, {QStringLiteral("defaults"), planJson(defaults_)}};
     if (!description_.isEmpty()) o.insert(QStringLiteral("description"), description_);
     QJsonObject c;
     if (nsamples_) c.insert(QStringLiteral("nsamples"), *nsamples_);

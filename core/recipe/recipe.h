@@ -108,6 +108,20 @@ public:
     /// unless plan.method is gptq.
     static Recipe fromUniform(const LayerPlan& plan, const CalibOptions& calib);
 
+    /// The recipe stating exactly these per-layer plans: defaults = the plan covering
+    /// the most parameters (first in order on ties), one exact-name override per
+    /// other layer naming only the keys that differ; description, calibration and
+    /// the lm_head/embed_tokens sections come from `base`. `label` prefixes errors.
+    struct LayerPlanEntry {
+        std::string name;
+        int64_t params = 0;
+        LayerPlan plan;
+    };
+    static Recipe fromLayerPlans(const std::vector<LayerPlanEntry>& layers, const Recipe& base,
+                                 const QString& label = QStringLiteral("recipe"));
+    /// The "defaults"-style JSON of one plan (only the keys its method uses).
+    static QJsonObject planJson(const LayerPlan& p);
+
     /// Canonical JSON: parse(toJson()) == *this and toJson() of that is identical.
     QJsonObject toJson() const;
     QByteArray toJsonBytes() const;  // indented

@@ -31,7 +31,11 @@
 #include "main_window.h"
 #include "model/demo.h"
 #include "recipe/recipe.h"
+#include "history_view.h"
+#include "job_panel.h"
+#include "perplexity_chart.h"
 #include "sensitivity_chart.h"
+#include "store/store.h"
 
 using namespace qs;
 using qs::views::LayerTableModel;
@@ -127,6 +131,9 @@ private Q_SLOTS:
     void proxySortsNumericallyAndFilters();
     void chartShowsSensitivityAndBits();
     void mainWindowJobs();
+    void jobListModel();
+    void perplexityChart();
+    void mainWindowRunsFlow();
     void screenshot();
 };
 
@@ -642,7 +649,7 @@ void TestViews::mainWindowJobs() {
     w.tableView()->selectionModel()->select(w.proxyModel()->index(0, 0), QItemSelectionModel::Select | QItemSelectionModel::Rows);
     w.tableView()->selectionModel()->select(w.proxyModel()->index(5, 0), QItemSelectionModel::Select | QItemSelectionModel::Rows);
     w.tableView()->selectionModel()->select(w.proxyModel()->index(9, 0), QItemSelectionModel::Select | QItemSelectionModel::Rows);
-    auto* combo = w.findChild<QComboBox*>();
+    auto* combo = w.findChild<QComboBox*>(QStringLiteral("formatCombo"));
     QVERIFY(combo);
     combo->setCurrentText(QStringLiteral("mxfp4"));
     QPushButton* apply = nullptr;
@@ -685,6 +692,192 @@ void TestViews::mainWindowJobs() {
     QDropEvent drop(QPointF(20, 20), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
     QCoreApplication::sendEvent(&w, &drop);
     for (int r = 0; r < 42; ++r) QCOMPARE(w.tableModel()->format(r), exported[size_t(r)]);
+}
+
+void TestViews::jobListModel() {
+    views::JobListModel m;
+    const int a = m.addJob(QStringLiteral("a")), b = m.addJob(QStringLiteral("b"));
+    QVERIFY(a > 0 && b == a + 1);
+    QCOMPARE(m.activeCount(), 2);
+    QCOMPARE(m.job(a)->status, views::JobStatus::Queued);
+    QVERIFY(!m.remainingSeconds(a));
+    m.setRunning(a);
+    m.setProgress(a, 0.01, QStringLiteral("early"));
+    QVERIFY(!m.remainingSeconds(a));  // below 2 %: unknown
+    QTest::qWait(120);
+    m.setProgress(a, 0.25, QStringLiteral("block 1"));
+    const double el = double(m.job(a)->elapsedMs) / 1000.0;
+    QVERIFY(el >= 0.1);
+    QVERIFY(std::fabs(*m.remainingSeconds(a) - el * 3.0) < 1e-9);  // elapsed · (1 − f) / f
+    QCOMPARE(m.index(m.rowOf(a), views::JobListModel::ColMessage).data().toString(), QStringLiteral("block 1"));
+    m.markCancelRequested(a);
+    QCOMPARE(m.index(m.rowOf(a), views::JobListModel::ColStatus).data().toString(), QStringLiteral("cancelling…"));
+    m.finish(a, views::JobStatus::Cancelled, QStringLiteral("cancelled"));
+    QVERIFY(!m.remainingSeconds(a));
+    m.setProgress(a, 0.9, QStringLiteral("late"));  // progress after the end is ignored
+    QCOMPARE(m.job(a)->message, QStringLiteral("cancelled"));
+    QCOMPARE(m.activeCount(), 1);
+    m.clearEnded();
+    QCOMPARE(m.rowCount(), 1);
+    QVERIFY(!m.job(a) && m.job(b));
+    QCOMPARE(views::formatDuration(3725), QStringLiteral("1 h 02 min"));
+    QCOMPARE(views::formatDuration(65), QStringLiteral("1 min 05 s"));
+    QCOMPARE(views::formatDuration(7.4), QStringLiteral("7 s"));
+
+    // the panel: Cancel emits for the selected running/queued jobs only
+    views::JobPanel panel(&m);
+    QSignalSpy cancel(&panel, &views::JobPanel::cancelRequested);
+    QVERIFY(!panel.cancelButton()->isEnabled());
+    panel.view()->selectRow(0);
+    QVERIFY(panel.cancelButton()->isEnabled());
+    panel.cancelButton()->click();
+    QCOMPARE(cancel.size(), 1);
+    QCOMPARE(cancel.last().at(0).toInt(), b);
+}
+
+void TestViews::perplexityChart() {
+    views::PerplexityChart c;
+    c.resize(600, 400);
+    QCOMPARE(c.curveCount(), 0);
+    std::vector<views::PplCurve> curves(2);
+    curves[0].name = QStringLiteral("uniform gptq");
+    curves[0].points = {{4.5, 12.0, QStringLiteral("r1"), 1}, {2.5, 40.0, QStringLiteral("r2"), 2}, {3.5, 15.0, QStringLiteral("r3"), 3}};
+    curves[1].name = QStringLiteral("auto-assign");
+    curves[1].points = {{3.0, 14.0, QStringLiteral("r4"), 4}, {2.7, std::numeric_limits<double>::quiet_NaN(), QStringLiteral("bad"), 5}};
+    curves.push_back({QStringLiteral("empty"), {}});
+    c.setCurves(curves);
+    QCOMPARE(c.curveCount(), 2);  // the empty curve is dropped, the NaN point too
+    QCOMPARE(c.curves()[0].points.front().bits, 2.5);  // sorted by bits
+    QCOMPARE(int(c.curves()[1].points.size()), 1);
+    QVERIFY(!c.logScale());  // 12 .. 40: less than a factor 10, linear
+    c.setReferencePpl(3.0, QStringLiteral("float model"));
+    QVERIFY(c.logScale());  // 3 .. 40: more than a factor 10, logarithmic
+    QVERIFY(c.pplRange().first <= 3.0 && c.pplRange().second >= 40.0);
+    QVERIFY(c.bitsRange().first <= 2.5 && c.bitsRange().second >= 4.5);
+    const QStringList names = c.legendNames();
+    QVERIFY2(names.contains(QStringLiteral("uniform gptq")) && names.contains(QStringLiteral("auto-assign")), qPrintable(names.join(',')));
+    QVERIFY(names.join(',').contains(QStringLiteral("float model: 3.00")));
+    c.setFrontier({{2.2, 1e-2}, {3.0, 1e-3}, {4.0, 0.0}}, QStringLiteral("block error"));
+    QCOMPARE(c.frontierPoints(), 2);  // zero errors cannot sit on the log axis
+    QVERIFY(c.bitsRange().first <= 2.2);
+}
+
+void TestViews::mainWindowRunsFlow() {
+    // open the demo → analyse → auto-assign → run → its curve appears and it is
+    // logged → sweep (another curve) → cancel a queued and a running run → export
+    // the recipe, re-import it identically → a logged run's recipe reopens
+    QTemporaryDir dir;
+    gui::MainWindowOptions o = smallOptions();
+    o.databasePath = dir.filePath(QStringLiteral("log.sqlite"));
+    gui::MainWindow w(o);
+    w.resize(1280, 800);
+    w.show();
+    QSignalSpy loaded(&w, &gui::MainWindow::modelLoaded);
+    QSignalSpy analysed(&w, &gui::MainWindow::analysisFinished);
+    QSignalSpy ended(&w, &gui::MainWindow::runEnded);
+    QSignalSpy errors(&w, &gui::MainWindow::errorOccurred);
+    QVERIFY(w.store());
+    QCOMPARE(w.runCurrent(), 0);  // no model yet: a message, nothing queued
+    QCOMPARE(errors.size(), 1);
+    w.loadDemo();
+    QVERIFY(loaded.wait(120000));
+    QVERIFY(w.startAnalysis());
+    QVERIFY(analysed.wait(300000));
+    QCOMPARE(analysed.last().at(0).toBool(), true);
+    QVERIFY(w.perplexityChart()->frontierPoints() >= 2);  // the analysis' Pareto frontier
+    QVERIFY(w.autoAssign(3.0));
+
+    // one run of the table's recipe, driven through the Run button
+    w.setExperimentName(QStringLiteral("hand-tuned"));
+    QPushButton* run = nullptr;
+    for (QPushButton* b : w.findChildren<QPushButton*>())
+        if (b->text() == QStringLiteral("Run")) run = b;
+    QVERIFY(run && run->isEnabled());
+    const Recipe asRun = w.tableModel()->toRecipe();
+    run->click();
+    QCOMPARE(w.jobModel()->rowCount(), 1);
+    // the table stays editable while the run works; the run keeps the recipe it was given
+    QVERIFY(w.tableModel()->setData(w.tableModel()->index(0, views::LayerTableModel::ColFormat), 8));
+    QVERIFY(ended.wait(300000));
+    QCOMPARE(ended.last().at(1).toBool(), true);
+    QVERIFY(errors.size() == 1);
+    w.tableModel()->undoStack()->undo();
+    const gui::RunDone d = w.runQueue()->done().back();  // a copy: done() grows
+    QVERIFY(d.ok && d.runId > 0);
+    QVERIFY(std::isfinite(d.result->eval.ppl) && d.result->eval.ppl > 1.0);
+    QVERIFY(d.result->eval.referencePpl.has_value());
+    QVERIFY(std::fabs(d.result->quant.avgBits - w.tableModel()->averageBits()) < 1e-9);  // what the table said it would cost
+    QCOMPARE(w.perplexityChart()->curveCount(), 1);
+    QCOMPARE(w.perplexityChart()->curves()[0].name, QStringLiteral("hand-tuned"));
+    QCOMPARE(w.perplexityChart()->curves()[0].points[0].ppl, d.result->eval.ppl);
+    // logged, with its results and the recipe it ran
+    {
+        const std::optional<RunRecord> r = w.store()->run(d.runId);
+        QVERIFY(r);
+        QCOMPARE(r->status, QStringLiteral("finished"));
+        QCOMPARE(int(r->layers.size()), 42);
+        QCOMPARE(r->datasets.at(0).ppl, d.result->eval.ppl);
+        QCOMPARE(*r->avgBits, d.result->quant.avgBits);
+        QCOMPARE(r->params.value(QStringLiteral("experiment")).toString(), QStringLiteral("hand-tuned"));
+        Recipe logged = Recipe::parse(QJsonDocument(r->recipe).toJson());
+        Recipe expect = asRun;
+        expect.setCalibration(logged.calibration());
+        QCOMPARE(logged.toJson(), expect.toJson());
+    }
+    QCOMPARE(w.historyView()->model()->rowCount(), 1);
+    QCOMPARE(w.historyView()->model()->compared(), std::vector<qint64>{d.runId});
+
+    // a budget sweep: a second curve (named after the sweep when the experiment is unnamed), each point within its budget
+    w.setExperimentName(QString());
+    QCOMPARE(w.runSweep(gui::SweepKind::Budgets, QStringLiteral("2.5, 4")), 2);
+    QCOMPARE(w.runQueue()->pending(), 2);
+    while (w.runQueue()->pending() > 0) QVERIFY(ended.wait(300000));
+    QCOMPARE(w.perplexityChart()->curveCount(), 2);
+    for (const views::PplCurve& c : w.perplexityChart()->curves()) {
+        if (c.name == QStringLiteral("hand-tuned")) continue;
+        QCOMPARE(int(c.points.size()), 2);
+        QVERIFY(c.points[0].bits <= 2.5 + 1e-9 && c.points[1].bits <= 4.0 + 1e-9);
+        QVERIFY(c.points[0].ppl >= c.points[1].ppl);  // fewer bits, worse perplexity (by a wide margin at 2.5 vs 4)
+    }
+    QCOMPARE(w.runSweep(gui::SweepKind::Budgets, QStringLiteral("three")), 0);  // a clear message, nothing queued
+    QVERIFY(errors.last().at(1).toString().contains(QStringLiteral("three")));
+    QCOMPARE(w.runQueue()->pending(), 0);
+
+    // cancel: the queued run never starts, the running one stops
+    QCOMPARE(w.runSweep(gui::SweepKind::Formats, QStringLiteral("int3-g128, int4-g128")), 2);
+    const int first = w.jobModel()->idAt(w.jobModel()->rowCount() - 2), second = w.jobModel()->idAt(w.jobModel()->rowCount() - 1);
+    w.runQueue()->cancel(second);
+    QCOMPARE(w.jobModel()->job(second)->status, views::JobStatus::Cancelled);
+    QTRY_VERIFY_WITH_TIMEOUT(w.jobModel()->job(first)->fraction > 0.05, 120000);
+    w.runQueue()->cancel(first);
+    QVERIFY(ended.wait(120000));
+    QCOMPARE(w.jobModel()->job(first)->status, views::JobStatus::Cancelled);
+    QVERIFY(w.runQueue()->idle());
+    {
+        RunFilter f;
+        f.status = QStringLiteral("cancelled");
+        QCOMPARE(int(w.store()->listRuns(f).size()), 1);  // the started one is logged as cancelled; the queued one never began
+        QCOMPARE(w.store()->integrityCheck(), QStringLiteral("ok"));
+    }
+    QCOMPARE(w.perplexityChart()->curveCount(), 2);  // cancelled runs draw nothing
+
+    // export the recipe, then re-import it: identical
+    const QString path = dir.filePath(QStringLiteral("chosen.json"));
+    QVERIFY(w.exportRecipe(path));
+    const Recipe exported = Recipe::load(path);
+    QCOMPARE(exported.toJson(), w.tableModel()->toRecipe().toJson());
+    QVERIFY(w.tableModel()->setFormats({0, 1, 2}, fmt("int8")));
+    QVERIFY(w.importRecipe(path));
+    QCOMPARE(w.tableModel()->toRecipe().toJson(), exported.toJson());
+
+    // a logged run's recipe reopens in the table (from the history)
+    QVERIFY(w.tableModel()->setFormats({0, 1, 2}, fmt("int8")));
+    QVERIFY2(w.openRunRecipe(d.runId), qPrintable(errors.last().at(1).toString()));
+    Recipe reopened = w.tableModel()->toRecipe();
+    QCOMPARE(Recipe::planJson(reopened.planFor(w.tableModel()->row(0).name)), Recipe::planJson(asRun.planFor(w.tableModel()->row(0).name)));
+    for (int r = 0; r < w.tableModel()->rowCount(); ++r)
+        QCOMPARE(Recipe::planJson(reopened.planFor(w.tableModel()->row(r).name)), Recipe::planJson(asRun.planFor(w.tableModel()->row(r).name)));
+    QVERIFY(!w.openRunRecipe(9999));
 }
 
 void TestViews::screenshot() {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 
 #include <QAction>
 #include <QApplication>
@@ -25,10 +26,15 @@
 #include <QProgressBar>
 #include <QPushButton>
 #include <QSaveFile>
+#include <QJsonDocument>
+#include <QRegularExpression>
+#include <QSettings>
 #include <QSpinBox>
 #include <QSplitter>
 #include <QStatusBar>
 #include <QTableView>
+#include <QTemporaryDir>
+#include <QTabWidget>
 #include <QTimer>
 #include <QToolBar>
 #include <QUndoStack>
@@ -37,6 +43,11 @@
 
 #include "alloc/allocate.h"
 #include "bits_delegate.h"
+#include "history_view.h"
+#include "job_panel.h"
+#include "perplexity_chart.h"
+#include "store/results.h"
+#include "store/store.h"
 #include "eval/perplexity.h"
 #include "eval/textdata.h"
 #include "layer_proxy_model.h"
@@ -55,6 +66,10 @@ namespace {
 
 QString millions(int64_t n) { return QString::number(double(n) / 1e6, 'f', 2) + QStringLiteral(" M"); }
 
+/// The demo calibrates (analysis and runs) on the first half of its own text;
+/// runs evaluate on the second half.
+TextSource demoCalibration(const LoadedModel& l) { return TextSource{QString(), l.demoText, QStringLiteral("demo:text[0:0.5]"), 0.0, 0.5}; }
+
 bool reportHasBlockErrors(const SensitivityReport& r) {
     bool block = !r.layers.empty();
     for (const LayerSensitivity& l : r.layers)
@@ -70,11 +85,18 @@ MainWindow::MainWindow(const MainWindowOptions& opt, QWidget* parent) : QMainWin
     buildUi();
     connect(&loadWatcher_, &QFutureWatcher<LoadOutcome>::finished, this, &MainWindow::onLoaded);
     connect(&analysisWatcher_, &QFutureWatcher<AnalysisOutcome>::finished, this, &MainWindow::onAnalysed);
+    openStore();
+    runs_->setStore(store_.get());
+    refreshHistory();
     updateActions();
     if (opt_.loadDemoAtStart) QTimer::singleShot(0, this, &MainWindow::loadDemo);
 }
 
 MainWindow::~MainWindow() {
+    // the run queue cancels its runs and waits for the running one before the log closes
+    runs_->setStore(nullptr);
+    delete runs_;
+    runs_ = nullptr;
     cancel_.cancel();
     analysisWatcher_.waitForFinished();
     loadWatcher_.waitForFinished();
@@ -101,6 +123,9 @@ void MainWindow::buildUi() {
     autoAct_ = new QAction(QStringLiteral("A&uto-assign"), this);
     autoAct_->setToolTip(QStringLiteral("Choose a format per layer minimising the total error within the budget "
                                         "(exact multiple-choice knapsack over the analysis' candidates); one undo step"));
+    runAct_ = new QAction(tr("&Run"), this);
+    runAct_->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_R));
+    runAct_->setToolTip(tr("Quantize the model with the table's recipe and measure its perplexity (background; runs queue up)"));
     importAct_ = new QAction(QStringLiteral("&Import recipe…"), this);
     exportAct_ = new QAction(QStringLiteral("&Export recipe…"), this);
     QAction* undoAct = table_->undoStack()->createUndoAction(this, QStringLiteral("&Undo"));
@@ -128,6 +153,10 @@ void MainWindow::buildUi() {
     analysis->addAction(analyseAct_);
     analysis->addAction(cancelAct_);
     analysis->addAction(autoAct_);
+    QMenu* runMenu = menuBar()->addMenu(tr("&Runs"));
+    runMenu->addAction(runAct_);
+    runMenu->addAction(tr("Cancel &all runs"), this, [this] { runs_->cancelAll(); });
+    runMenu->addAction(tr("Re&fresh history"), this, &MainWindow::refreshHistory);
     QMenu* help = menuBar()->addMenu(QStringLiteral("&Help"));
     help->addAction(QStringLiteral("&About QuantScope"), this, [this] {
         QMessageBox::about(this, QStringLiteral("About QuantScope"),
@@ -141,6 +170,7 @@ void MainWindow::buildUi() {
     connect(analyseAct_, &QAction::triggered, this, &MainWindow::chooseCalibrationAndAnalyse);
     connect(cancelAct_, &QAction::triggered, this, &MainWindow::cancelJob);
     connect(autoAct_, &QAction::triggered, this, [this] { autoAssign(budget()); });
+    connect(runAct_, &QAction::triggered, this, &MainWindow::runCurrent);
     connect(quitAct, &QAction::triggered, this, &QWidget::close);
     connect(importAct_, &QAction::triggered, this, [this] {
         const QString p = QFileDialog::getOpenFileName(this, QStringLiteral("Import recipe"), lastDir_,
@@ -188,6 +218,7 @@ void MainWindow::buildUi() {
     budget_->setToolTip(QStringLiteral("Average bits per weight over the quantizable linears, scales and zero points included"));
     tb->addWidget(budget_);
     tb->addAction(autoAct_);
+    tb->addAction(runAct_);
     tb->addSeparator();
     tb->addAction(importAct_);
     tb->addAction(exportAct_);
@@ -222,11 +253,12 @@ void MainWindow::buildUi() {
     filter_ = new QLineEdit(this);
     filter_->setPlaceholderText(QStringLiteral("layer name, e.g. mlp or layers.1*.q_proj"));
     filter_->setClearButtonEnabled(true);
-    filter_->setMinimumWidth(260);
+    filter_->setMinimumWidth(200);
     row->addWidget(filter_);
     row->addSpacing(16);
     row->addWidget(new QLabel(QStringLiteral("Selected rows:"), this));
     formatCombo_ = new QComboBox(this);
+    formatCombo_->setObjectName(QStringLiteral("formatCombo"));
     for (const QuantFormat& f : views::selectableFormats()) formatCombo_->addItem(QString::fromStdString(f.name()));
     formatCombo_->setCurrentText(QStringLiteral("int4-g128"));
     formatCombo_->setToolTip(QStringLiteral("Weight format to set on every selected row"));
@@ -234,10 +266,10 @@ void MainWindow::buildUi() {
     applyButton_ = new QPushButton(QStringLiteral("Set format"), this);
     applyButton_->setToolTip(QStringLiteral("Set the format on all selected rows (one undo step)"));
     row->addWidget(applyButton_);
-    row->addStretch(1);
     auto* hint = new QLabel(QStringLiteral("Double-click a weight format to change its bits; click a header to sort."), this);
     hint->setStyleSheet(QStringLiteral("color: palette(mid);"));
-    row->addWidget(hint);
+    hint->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);  // clipped on narrow windows, never widens them
+    row->addWidget(hint, 1);
     v->addLayout(row);
 
     view_ = new QTableView(this);
@@ -253,19 +285,70 @@ void MainWindow::buildUi() {
     view_->verticalHeader()->setDefaultSectionSize(view_->fontMetrics().height() + 6);
     view_->horizontalHeader()->setStretchLastSection(true);
     view_->setWordWrap(false);
+    {  // what the user edits first, next to the name: format and bits; then why (sensitivity, outliers); shapes last
+        QHeaderView* h = view_->horizontalHeader();
+        int to = LayerTableModel::ColName + 1;
+        for (int c : {int(LayerTableModel::ColFormat), int(LayerTableModel::ColBits), int(LayerTableModel::ColSensitivity),
+                      int(LayerTableModel::ColErrorAtFormat), int(LayerTableModel::ColOutlier)})
+            h->moveSection(h->visualIndex(c), to++);
+    }
 
     chart_ = new views::SensitivityChart(this);
     chart_->setTableModel(table_);
+    lowerTabs_ = new QTabWidget(this);
+    lowerTabs_->addTab(chart_, tr("Sensitivity"));
 
-    auto* split = new QSplitter(Qt::Vertical, this);
-    split->addWidget(view_);
-    split->addWidget(chart_);
-    split->setStretchFactor(0, 1);
-    split->setStretchFactor(1, 1);
-    split->setChildrenCollapsible(false);
-    split->setSizes({360, 380});
-    v->addWidget(split, 1);
-    setCentralWidget(central);
+    auto* leftSplit = new QSplitter(Qt::Vertical, this);
+    leftSplit->addWidget(view_);
+    leftSplit->addWidget(lowerTabs_);
+    leftSplit->setStretchFactor(0, 1);
+    leftSplit->setStretchFactor(1, 1);
+    leftSplit->setChildrenCollapsible(false);
+    leftSplit->setSizes({330, 400});
+    v->addWidget(leftSplit, 1);
+
+    // --- right: perplexity curves over the run controls, the job panel and the history
+    auto* right = new QWidget(this);
+    auto* rv = new QVBoxLayout(right);
+    rv->setContentsMargins(0, 0, 0, 0);
+    rv->setSpacing(4);
+    pplChart_ = new views::PerplexityChart(this);
+    auto* rightSplit = new QSplitter(Qt::Vertical, this);
+    rightSplit->addWidget(pplChart_);
+    auto* runBox = new QWidget(this);
+    auto* runLayout = new QVBoxLayout(runBox);
+    runLayout->setContentsMargins(0, 0, 0, 0);
+    runLayout->setSpacing(3);
+    buildRunPanel(runBox, runLayout);
+    rightTabs_ = new QTabWidget(this);
+    jobs_ = new views::JobListModel(this);
+    jobPanel_ = new views::JobPanel(jobs_, this);
+    history_ = new views::HistoryView(this);
+    rightTabs_->addTab(jobPanel_, tr("Jobs"));
+    rightTabs_->addTab(history_, tr("History"));
+    runLayout->addWidget(rightTabs_, 1);
+    rightSplit->addWidget(runBox);
+    rightSplit->setChildrenCollapsible(false);
+    rightSplit->setSizes({420, 330});
+    rv->addWidget(rightSplit, 1);
+
+    auto* left = central;
+    auto* mainSplit = new QSplitter(Qt::Horizontal, this);
+    mainSplit->addWidget(left);
+    mainSplit->addWidget(right);
+    mainSplit->setStretchFactor(0, 3);
+    mainSplit->setStretchFactor(1, 2);
+    mainSplit->setChildrenCollapsible(false);
+    mainSplit->setSizes({700, 580});
+    setCentralWidget(mainSplit);
+
+    runs_ = new RunQueue(jobs_, this);
+    connect(runs_, &RunQueue::runFinished, this, &MainWindow::onRunFinished);
+    connect(runs_, &RunQueue::logError, this, [this](const QString& m) { showError(tr("Experiment log"), m); });
+    connect(jobPanel_, &views::JobPanel::cancelRequested, runs_, &RunQueue::cancel);
+    connect(history_, &views::HistoryView::refreshRequested, this, &MainWindow::refreshHistory);
+    connect(history_, &views::HistoryView::openRecipeRequested, this, &MainWindow::openRunRecipe);
+    connect(history_, &views::HistoryView::compareChanged, this, &MainWindow::updateCurves);
 
     // --- status bar: messages, progress, cancel
     progressLabel_ = new QLabel(this);
@@ -324,6 +407,9 @@ void MainWindow::updateActions() {
     budget_->setEnabled(autoAct_->isEnabled());
     importAct_->setEnabled(haveModel && job_ != Job::Loading);
     exportAct_->setEnabled(haveModel && job_ != Job::Loading);
+    runAct_->setEnabled(haveModel && job_ != Job::Loading);
+    if (runButton_) runButton_->setEnabled(runAct_->isEnabled());
+    if (sweepButton_) sweepButton_->setEnabled(runAct_->isEnabled());
     nsamples_->setEnabled(idle && haveModel);
     seqlen_->setEnabled(idle && haveModel);
     applyButton_->setEnabled(haveModel && view_->selectionModel() && view_->selectionModel()->hasSelection());
@@ -398,7 +484,7 @@ void MainWindow::startLoad(const QString& path, bool demo) {
                 Demo d = makeDemo(demoOpt);
                 l->model = d.model;
                 l->tokenizer = std::shared_ptr<const Tokenizer>(std::move(d.tokenizer));
-                l->demoText = std::move(d.evalText);
+                l->demoText = std::make_shared<const std::string>(std::move(d.evalText));
                 l->demo = true;
                 l->label = QStringLiteral("demo model (synthetic LLaMA)");
             } else {
@@ -415,6 +501,7 @@ void MainWindow::startLoad(const QString& path, bool demo) {
                     l->tokenizerError = QString::fromUtf8(e.what());
                 }
             }
+            l->hash = l->model->contentHash();
             o.loaded = std::move(l);
         } catch (const std::exception& e) {
             o.error = QString::fromUtf8(e.what());
@@ -514,6 +601,7 @@ bool MainWindow::startAnalysis(const QString& calibPath) {
         return false;
     }
     const std::shared_ptr<const LoadedModel> l = loaded_;
+    calibPath_ = calibPath;
     const CalibOptions calib{nsamples_->value(), seqlen_->value(), 0};
     SensitivityOptions sopt;
     sopt.candidates = opt_.candidates.empty() ? SensitivityOptions::defaultCandidates() : opt_.candidates;
@@ -530,8 +618,8 @@ bool MainWindow::startAnalysis(const QString& calibPath) {
         AnalysisOutcome o;
         try {
             ctx.report(0, "tokenizing the calibration text");
-            const std::string text = calibPath.isEmpty() ? l->demoText : loadText(calibPath);
-            const std::vector<int> ids = l->tokenizer->encodeForModel(text);
+            const TextSource src = calibPath.isEmpty() ? demoCalibration(*l) : TextSource{calibPath, nullptr, calibPath, 0.0, 1.0};
+            const std::vector<int> ids = src.tokens(*l->tokenizer);
             ctx.check();
             const std::vector<int> tokens = sampleCalibration(ids, calib);
             auto rep = std::make_shared<SensitivityReport>(analyzeSensitivity(*l->model, tokens, calib, sopt, ctx));
@@ -566,6 +654,7 @@ void MainWindow::onAnalysed() {
         return;
     }
     table_->setReport(o.report);
+    updateFrontier();
     progressLabel_->setText(QStringLiteral("Analysed %1 layers in %2 s (%3 × %4 calibration tokens). Set a budget and Auto-assign, or edit bits by hand.")
                                 .arg(o.report->layers.size())
                                 .arg(o.report->seconds, 0, 'f', 1)
@@ -656,11 +745,311 @@ bool MainWindow::exportRecipe(const QString& path) {
 }
 
 // ----------------------------------------------------------------------------
+// runs
+
+void MainWindow::buildRunPanel(QWidget* parent, QVBoxLayout* into) {
+    auto* r1 = new QHBoxLayout();
+    r1->addWidget(new QLabel(tr("Experiment:"), parent));
+    experiment_ = new QLineEdit(tr("manual"), parent);
+    experiment_->setToolTip(tr("The curve a run belongs to in the perplexity chart (runs of one experiment are joined by a line)"));
+    experiment_->setMaximumWidth(150);
+    r1->addWidget(experiment_);
+    r1->addWidget(new QLabel(tr("Eval text:"), parent));
+    evalEdit_ = new QLineEdit(parent);
+    evalEdit_->setPlaceholderText(tr("demo: held-out half of its text"));
+    evalEdit_->setToolTip(tr("The text whose perplexity each run measures (.jsonl rows or plain text)"));
+    r1->addWidget(evalEdit_, 1);
+    auto* browse = new QPushButton(tr("…"), parent);
+    browse->setToolTip(tr("Choose the evaluation text"));
+    browse->setMaximumWidth(30);
+    r1->addWidget(browse);
+    runButton_ = new QPushButton(tr("Run"), parent);
+    runButton_->setToolTip(runAct_->toolTip());
+    r1->addWidget(runButton_);
+    into->addLayout(r1);
+
+    auto* r2 = new QHBoxLayout();
+    r2->addWidget(new QLabel(tr("Sweep:"), parent));
+    sweepKind_ = new QComboBox(parent);
+    sweepKind_->addItem(tr("auto-assign at budgets"), int(SweepKind::Budgets));
+    sweepKind_->addItem(tr("uniform formats"), int(SweepKind::Formats));
+    sweepKind_->setToolTip(tr("Budgets: one auto-assigned recipe per budget (needs the analysis). "
+                              "Formats: the table's method with one format for every layer"));
+    r2->addWidget(sweepKind_);
+    sweepValues_ = new QLineEdit(QStringLiteral("2.5, 3, 3.5, 4"), parent);
+    sweepValues_->setToolTip(tr("Comma-separated budgets in bits/weight, or weight formats (int3-g64, mxfp4, …)"));
+    r2->addWidget(sweepValues_, 1);
+    sweepButton_ = new QPushButton(tr("Sweep"), parent);
+    sweepButton_->setToolTip(tr("Queue one run per value"));
+    r2->addWidget(sweepButton_);
+    into->addLayout(r2);
+
+    connect(browse, &QPushButton::clicked, this, [this] {
+        const QString p = QFileDialog::getOpenFileName(this, tr("Evaluation text"), lastDir_, tr("Text (*.jsonl *.txt *.raw);;All files (*)"));
+        if (p.isEmpty()) return;
+        lastDir_ = QFileInfo(p).absolutePath();
+        setEvalPath(p);
+    });
+    connect(evalEdit_, &QLineEdit::textChanged, this, [this](const QString& t) { evalPath_ = t.trimmed(); });
+    connect(runButton_, &QPushButton::clicked, this, &MainWindow::runCurrent);
+    connect(sweepButton_, &QPushButton::clicked, this, [this] {
+        runSweep(SweepKind(sweepKind_->currentData().toInt()), sweepValues_->text());
+    });
+    connect(sweepKind_, &QComboBox::currentIndexChanged, this, [this] {
+        sweepValues_->setText(SweepKind(sweepKind_->currentData().toInt()) == SweepKind::Budgets ? QStringLiteral("2.5, 3, 3.5, 4")
+                                                                                                  : QStringLiteral("int2-g64, int3-g64, int4-g64"));
+    });
+}
+
+void MainWindow::setEvalPath(const QString& path) { evalEdit_->setText(path); }
+void MainWindow::setExperimentName(const QString& name) { experiment_->setText(name); }
+
+void MainWindow::openStore() {
+    QString path;
+    if (opt_.databasePath) {
+        path = *opt_.databasePath;
+    } else {
+        path = QSettings().value(QStringLiteral("database/path")).toString();
+        if (path.isEmpty()) path = ExperimentStore::defaultPath();
+    }
+    store_.reset();
+    if (path.isEmpty()) return;
+    try {
+        store_ = std::make_unique<ExperimentStore>(path);
+    } catch (const std::exception& e) {
+        // the app works without the log; say so once
+        showError(tr("Experiment log unavailable"),
+                  tr("Runs will not be logged this session:\n%1").arg(QString::fromUtf8(e.what())));
+    }
+}
+
+void MainWindow::refreshHistory() {
+    if (!store_) {
+        history_->setRuns({}, tr("none (runs are kept for this session only)"));
+        updateCurves();
+        return;
+    }
+    try {
+        RunFilter f;
+        f.limit = 2000;
+        history_->setRuns(store_->listRuns(f), store_->path());
+    } catch (const std::exception& e) {
+        showError(tr("Cannot read the experiment log"), QString::fromUtf8(e.what()));
+    }
+    updateCurves();
+}
+
+bool MainWindow::openRunRecipe(qint64 runId) {
+    if (!loaded_) {
+        showError(tr("Open recipe"), tr("Open a model first."));
+        return false;
+    }
+    try {
+        if (!store_) throw Error(tr("no experiment log is open"));
+        const std::optional<RunRecord> r = store_->run(runId);
+        if (!r || r->recipe.isEmpty()) throw Error(tr("run %1 has no recipe in %2").arg(runId).arg(store_->path()));
+        const Recipe recipe = Recipe::parse(QJsonDocument(r->recipe).toJson(), tr("run %1's recipe").arg(runId));
+        table_->applyRecipe(recipe, tr("Open the recipe of run %1").arg(runId));
+        progressLabel_->setText(tr("Applied the recipe of run %1 (%2).").arg(runId).arg(r->recipeSummary));
+        return true;
+    } catch (const std::exception& e) {
+        showError(tr("Cannot open the run's recipe"), QString::fromUtf8(e.what()));
+        return false;
+    }
+}
+
+bool MainWindow::prepareRun(RunRequest& r, QString* why) const {
+    if (!loaded_) {
+        *why = tr("Open a model first.");
+        return false;
+    }
+    if (!loaded_->tokenizer) {
+        *why = tr("The run needs the model's tokenizer to read its texts:\n%1").arg(loaded_->tokenizerError);
+        return false;
+    }
+    r.loaded = loaded_;
+    r.experiment = experiment_->text().trimmed().isEmpty() ? tr("manual") : experiment_->text().trimmed();
+    r.recipe.setCalibration(CalibOptions{nsamples_->value(), seqlen_->value(), 0});
+    r.evalOptions.seqlen = seqlen_->value();
+    if (loaded_->demo) {
+        // the demo calibrates on the first half of its own text and evaluates on the second
+        r.calib = calibPath_.isEmpty() ? demoCalibration(*loaded_)
+                                       : TextSource{calibPath_, nullptr, QFileInfo(calibPath_).absoluteFilePath(), 0.0, 1.0};
+        if (evalPath_.isEmpty()) r.eval = TextSource{QString(), loaded_->demoText, QStringLiteral("demo:text[0.5:1]"), 0.5, 1.0};
+        else r.eval = TextSource{evalPath_, nullptr, QFileInfo(evalPath_).absoluteFilePath(), 0.0, 1.0};
+        return true;
+    }
+    if (r.recipe.needsCalibration(*loaded_->model) && calibPath_.isEmpty()) {
+        *why = tr("This recipe needs calibration text: run Analyse on a calibration file first (its text is reused).");
+        return false;
+    }
+    if (evalPath_.isEmpty() || !QFileInfo(evalPath_).isFile()) {
+        *why = evalPath_.isEmpty() ? tr("Choose the evaluation text (Eval text) first.")
+                                   : tr("The evaluation text %1 does not exist.").arg(evalPath_);
+        return false;
+    }
+    r.calib = TextSource{calibPath_, nullptr, QFileInfo(calibPath_).absoluteFilePath(), 0.0, 1.0};
+    r.eval = TextSource{evalPath_, nullptr, QFileInfo(evalPath_).absoluteFilePath(), 0.0, 1.0};
+    return true;
+}
+
+int MainWindow::runCurrent() {
+    RunRequest r;
+    try {
+        r.recipe = table_->toRecipe();
+    } catch (const std::exception& e) {
+        showError(tr("Cannot run"), QString::fromUtf8(e.what()));
+        return 0;
+    }
+    QString why;
+    if (!prepareRun(r, &why)) {
+        showError(tr("Cannot run"), why);
+        return 0;
+    }
+    r.label = tr("%1: %2 bits/w (%3)").arg(r.experiment).arg(table_->averageBits(), 0, 'f', 2)
+                  .arg(ExperimentStore::recipeSummary(r.recipe.toJson()));
+    r.recipe = Recipe::parse(r.recipe.toJsonBytes());  // canonical, as logged
+    const int id = runs_->enqueue(std::move(r));
+    rightTabs_->setCurrentWidget(jobPanel_);
+    return id;
+}
+
+AllocCost MainWindow::allocCost() const {
+    const SensitivityReport* rep = table_->report();
+    return rep && reportHasBlockErrors(*rep) ? AllocCost::Block : AllocCost::Predicted;
+}
+
+int MainWindow::runSweep(SweepKind kind, const QString& values) {
+    const QStringList parts = values.split(QRegularExpression(QStringLiteral("[,;\\s]+")), Qt::SkipEmptyParts);
+    if (parts.isEmpty()) {
+        showError(tr("Sweep"), tr("Give the values to sweep, e.g. 2.5, 3, 3.5 (budgets) or int3-g64, int4-g64 (formats)."));
+        return 0;
+    }
+    std::vector<RunRequest> reqs;
+    try {
+        if (kind == SweepKind::Budgets) {
+            const SensitivityReport* rep = table_->report();
+            if (!rep) throw Error(tr("A budget sweep auto-assigns from the analysis: run Analyse first."));
+            const AllocCost cost = allocCost();
+            const std::vector<AllocItem> items = allocItemsFromReport(*rep, {}, cost);
+            for (const QString& v : parts) {
+                bool ok = false;
+                const double b = v.toDouble(&ok);
+                if (!ok || !(b > 0)) throw Error(tr("'%1' is not a budget in bits per weight").arg(v));
+                const Allocation a = allocateKnapsack(items, b);
+                RunRequest r;
+                r.recipe = allocationRecipe(*rep, items, a, tr("auto-assign at %1 bits/weight (%2 error)").arg(b).arg(QLatin1String(allocCostName(cost))));
+                r.label = tr("auto-assign at %1 bits/w (%2)").arg(b, 0, 'f', 2).arg(a.avgBits, 0, 'f', 3);
+                reqs.push_back(std::move(r));
+            }
+        } else {
+            const LayerPlan base = table_->toRecipe().defaults();
+            for (const QString& v : parts) {
+                const auto f = QuantFormat::parse(v.toLower().toStdString());
+                if (!f || f->kind == FormatKind::None) throw Error(tr("'%1' is not a weight format (e.g. int4-g128, mxfp4)").arg(v));
+                LayerPlan plan = base;
+                if (plan.method == QuantMethod::None) plan.method = QuantMethod::Gptq;
+                plan.weight = *f;
+                RunRequest r;
+                r.recipe = Recipe::fromUniform(plan, CalibOptions{});
+                r.label = tr("uniform %1 %2").arg(QString::fromStdString(planMethodName(plan)), QString::fromStdString(f->name()));
+                reqs.push_back(std::move(r));
+            }
+        }
+    } catch (const std::exception& e) {
+        showError(tr("Sweep"), QString::fromUtf8(e.what()));
+        return 0;
+    }
+    const QString name = experiment_->text().trimmed();
+    for (RunRequest& r : reqs) {
+        QString why;
+        const QString label = r.label;
+        if (!prepareRun(r, &why)) {
+            showError(tr("Cannot run"), why);
+            return 0;
+        }
+        // a sweep is its own curve: named after its kind unless the user named the experiment
+        if (name.isEmpty() || name == tr("manual"))
+            r.experiment = kind == SweepKind::Budgets ? tr("auto-assign (%1 error)").arg(QLatin1String(allocCostName(allocCost())))
+                                                      : tr("uniform %1").arg(QString::fromStdString(planMethodName(r.recipe.defaults())));
+        r.label = r.experiment + QStringLiteral(": ") + label;
+    }
+    for (RunRequest& r : reqs) runs_->enqueue(std::move(r));
+    rightTabs_->setCurrentWidget(jobPanel_);
+    return int(reqs.size());
+}
+
+void MainWindow::onRunFinished(const RunDone& d) {
+    if (d.ok) {
+        progressLabel_->setText(tr("%1: perplexity %2 at %3 bits/weight%4.")
+                                    .arg(d.label)
+                                    .arg(d.result->eval.ppl, 0, 'f', 3)
+                                    .arg(d.result->quant.avgBits, 0, 'f', 3)
+                                    .arg(d.runId ? tr(" (run %1 in the log)").arg(d.runId) : QString()));
+    } else if (!d.cancelled) {
+        showError(tr("The run failed"), tr("%1:\n%2").arg(d.label, d.error));
+    }
+    if (store_) {
+        refreshHistory();
+        if (d.ok && d.runId) history_->model()->setCompared(d.runId, true);  // a finished run joins the curves
+    } else {
+        updateCurves();
+    }
+    Q_EMIT runEnded(d.jobId, d.ok);
+}
+
+void MainWindow::updateCurves() {
+    std::map<QString, views::PplCurve> curves;
+    std::optional<double> fp;
+    if (store_) {
+        for (qint64 id : history_->model()->compared()) {
+            const RunRecord* r = history_->model()->run(id);
+            const auto ppl = r ? views::runPpl(*r) : std::nullopt;
+            if (!r || !ppl || !r->avgBits) continue;
+            const QString name = runExperimentName(*r);
+            curves[name].name = name;
+            curves[name].points.push_back({*r->avgBits, *ppl, tr("run %1: %2").arg(r->id).arg(r->recipeSummary), r->id});
+            const QJsonValue f = r->datasets.front().extra.value(QStringLiteral("fp_ppl"));
+            if (f.isDouble()) fp = f.toDouble();
+        }
+    } else {
+        for (const RunDone& d : runs_->done()) {
+            if (!d.ok) continue;
+            curves[d.experiment].name = d.experiment;
+            curves[d.experiment].points.push_back({d.result->quant.avgBits, d.result->eval.ppl, d.label, 0});
+            if (d.result->eval.referencePpl) fp = *d.result->eval.referencePpl;
+        }
+    }
+    std::vector<views::PplCurve> list;
+    for (auto& [k, c] : curves) list.push_back(std::move(c));
+    pplChart_->setCurves(list);
+    pplChart_->setReferencePpl(fp, tr("float"));
+}
+
+void MainWindow::updateFrontier() {
+    const SensitivityReport* rep = table_->report();
+    std::vector<views::FrontierPoint> pts;
+    if (rep) {
+        try {
+            const AllocCost cost = allocCost();
+            for (const Allocation& a : paretoFrontier(allocItemsFromReport(*rep, {}, cost), 400)) pts.push_back({a.avgBits, a.error});
+            pplChart_->setFrontier(pts, tr("%1 error").arg(QLatin1String(allocCostName(cost))));
+            return;
+        } catch (const std::exception&) {
+            // no frontier for this report (e.g. no candidates): the curves stand alone
+        }
+    }
+    pplChart_->setFrontier({}, QString());
+}
+
+// ----------------------------------------------------------------------------
 
 QImage renderDemoScreenshot(const MainWindowOptions& options, const QSize& size, double budgetBits, QString* error, int timeoutMs) {
     MainWindowOptions opt = options;
     opt.loadDemoAtStart = false;
     opt.modalErrors = false;
+    QTemporaryDir logDir;  // the screenshot's runs stay out of the user's experiment log
+    if (!opt.databasePath) opt.databasePath = logDir.isValid() ? logDir.filePath(QStringLiteral("screenshot.sqlite")) : QString();
     MainWindow w(opt);
     QString err;
     QObject::connect(&w, &MainWindow::errorOccurred, &w, [&err](const QString& t, const QString& m) {
@@ -669,7 +1058,7 @@ QImage renderDemoScreenshot(const MainWindowOptions& options, const QSize& size,
     w.setAttribute(Qt::WA_DontShowOnScreen);
     w.resize(size);
     w.show();
-    bool analysed = false;
+    bool analysed = false, runsOk = true;
     QEventLoop loop;
     QObject::connect(&w, &MainWindow::modelLoaded, &loop, [&](bool ok) {
         if (!ok || !w.startAnalysis()) loop.quit();
@@ -687,12 +1076,24 @@ QImage renderDemoScreenshot(const MainWindowOptions& options, const QSize& size,
     auto fail = [&](const QString& m) {
         if (error) *error = m;
         w.cancelJob();
+        w.runQueue()->cancelAll();
         return QImage();
     };
     if (!analysed) return fail(err.isEmpty() ? QStringLiteral("the analysis did not finish") : err);
     if (!w.autoAssign(budgetBits)) return fail(err);
-    // the most sensitive layers first
+    // two experiments compared: the auto-assigned mixed recipes against uniform GPTQ
+    QObject::connect(&w, &MainWindow::runEnded, &loop, [&](int, bool ok) {
+        runsOk = runsOk && ok;
+        if (!ok || w.runQueue()->idle()) loop.quit();
+    });
+    if (w.runSweep(SweepKind::Budgets, QStringLiteral("2.5, 3, 3.5, 4.25")) == 0 ||
+        w.runSweep(SweepKind::Formats, QStringLiteral("int2-g32, int3-g64, int4-g128")) == 0)
+        return fail(err);
+    loop.exec();
+    if (!runsOk || !w.runQueue()->idle()) return fail(err.isEmpty() ? QStringLiteral("a run failed") : err);
+    // the most sensitive layers first; the history of the runs
     w.tableView()->sortByColumn(views::LayerTableModel::ColSensitivity, Qt::DescendingOrder);
+    w.rightTabs()->setCurrentWidget(w.historyView());
     w.resize(size);
     for (int i = 0; i < 5; ++i) QCoreApplication::processEvents();
     QImage img = w.grab().toImage();

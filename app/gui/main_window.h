@@ -13,13 +13,16 @@
 #include <QImage>
 #include <QMainWindow>
 
+#include "alloc/allocate.h"
 #include "alloc/sensitivity.h"
 #include "calib/calibration.h"
 #include "jobs/job.h"
 #include "model/demo.h"
 #include "model/model.h"
 #include "model/tokenizer.h"
+#include "loaded_model.h"
 #include "quant/formats.h"
+#include "run_queue.h"
 
 class QAction;
 class QComboBox;
@@ -30,11 +33,21 @@ class QProgressBar;
 class QPushButton;
 class QSpinBox;
 class QTableView;
+class QTabWidget;
+class QVBoxLayout;
+
+namespace qs {
+class ExperimentStore;
+}
 
 namespace qs::views {
 class LayerTableModel;
 class LayerProxyModel;
 class SensitivityChart;
+class JobListModel;
+class JobPanel;
+class PerplexityChart;
+class HistoryView;
 }  // namespace qs::views
 
 namespace qs::gui {
@@ -51,16 +64,16 @@ struct MainWindowOptions {
     std::vector<QuantFormat> candidates;
     /// false: errors are only emitted (errorOccurred), no dialog (screenshot mode, tests).
     bool modalErrors = true;
+    /// The experiment log: nullopt = the settings' path (default
+    /// ExperimentStore::defaultPath(): QUANTSCOPE_DB or the app-data dir); an
+    /// empty string = no log (runs are kept for this session only).
+    std::optional<QString> databasePath;
 };
 
-/// What a load produced.
-struct LoadedModel {
-    std::shared_ptr<const Model> model;
-    std::shared_ptr<const Tokenizer> tokenizer;  // null when none was found (tokenizerError says why)
-    QString tokenizerError;
-    std::string demoText;  // the demo's own text (calibration of its analysis)
-    bool demo = false;
-    QString label;
+/// What the Sweep button runs.
+enum class SweepKind {
+    Budgets,  // auto-assign (knapsack over the analysis) at each budget in bits/weight
+    Formats,  // the table's method with one weight format for every layer, per format
 };
 
 struct LoadOutcome {
@@ -112,10 +125,36 @@ public Q_SLOTS:
     bool autoAssign(double budgetBits);
     bool importRecipe(const QString& path);
     bool exportRecipe(const QString& path);
+    /// Queues a quantize + evaluate run of the table's current recipe (experiment
+    /// = the Experiment field). Calibration: the analysis' text (the demo: the
+    /// first half of its text); evaluation: the Eval text field (the demo: the
+    /// second half). Returns the job id, 0 when it cannot start (message shown).
+    int runCurrent();
+    /// Queues one run per value: budgets ("2.5, 3, 3.5") or format names
+    /// ("int2-g64, int3-g64"); the experiment is named after the sweep. Returns
+    /// the number of runs queued (0: message shown).
+    int runSweep(SweepKind kind, const QString& values);
+    /// Sets the text the runs evaluate on (empty: the demo's held-out half).
+    void setEvalPath(const QString& path);
+    void setExperimentName(const QString& name);
+    RunQueue* runQueue() const { return runs_; }
+    views::JobListModel* jobModel() const { return jobs_; }
+    views::PerplexityChart* perplexityChart() const { return pplChart_; }
+    views::HistoryView* historyView() const { return history_; }
+    QTabWidget* lowerTabs() const { return lowerTabs_; }
+    QTabWidget* rightTabs() const { return rightTabs_; }
+    /// The experiment log in use (null when none is open).
+    ExperimentStore* store() const { return store_.get(); }
+    /// Reads the runs from the log again (history view and curves).
+    void refreshHistory();
+    /// Applies a logged run's recipe to the table (one undo step).
+    bool openRunRecipe(qint64 runId);
 
 Q_SIGNALS:
     void modelLoaded(bool ok);
     void analysisFinished(bool ok);
+    /// A run ended (ok = finished with a perplexity) and the curves were updated.
+    void runEnded(int jobId, bool ok);
     void progressChanged(double fraction, const QString& message);
     void errorOccurred(const QString& title, const QString& message);
 
@@ -137,6 +176,13 @@ private:
     void chooseAndOpenModel(bool directory);
     void chooseCalibrationAndAnalyse();
     void applyToSelection();
+    void buildRunPanel(QWidget* parent, QVBoxLayout* into);
+    void openStore();
+    bool prepareRun(RunRequest& r, QString* why) const;
+    void onRunFinished(const RunDone& d);
+    void updateCurves();
+    void updateFrontier();
+    AllocCost allocCost() const;
 
     MainWindowOptions opt_;
     Job job_ = Job::None;
@@ -145,6 +191,23 @@ private:
     QFutureWatcher<AnalysisOutcome> analysisWatcher_;
     CancelToken cancel_;
     QString lastDir_;
+    QString calibPath_;  // the analysis' calibration text (empty: the demo's own)
+    QString evalPath_;   // what runs evaluate on (empty: the demo's held-out half)
+    std::unique_ptr<ExperimentStore> store_;
+    RunQueue* runs_ = nullptr;
+    views::JobListModel* jobs_ = nullptr;
+    views::JobPanel* jobPanel_ = nullptr;
+    views::PerplexityChart* pplChart_ = nullptr;
+    views::HistoryView* history_ = nullptr;
+    QTabWidget* lowerTabs_ = nullptr;
+    QTabWidget* rightTabs_ = nullptr;
+    QLineEdit* experiment_ = nullptr;
+    QLineEdit* evalEdit_ = nullptr;
+    QComboBox* sweepKind_ = nullptr;
+    QLineEdit* sweepValues_ = nullptr;
+    QPushButton* runButton_ = nullptr;
+    QPushButton* sweepButton_ = nullptr;
+    QAction* runAct_ = nullptr;
 
     views::LayerTableModel* table_ = nullptr;
     views::LayerProxyModel* proxy_ = nullptr;
@@ -172,8 +235,10 @@ private:
 };
 
 /// `quantscope --screenshot`: builds the demo model, runs the analysis, the
-/// auto-assignment at `budgetBits`, sorts the table by sensitivity (descending),
-/// lays the window out at `size` and renders it with QWidget::grab(). Runs a
+/// auto-assignment at `budgetBits`, then two experiments compared (an auto-assign
+/// sweep over budgets and uniform GPTQ at three formats, logged in a temporary
+/// experiment log), sorts the table by sensitivity (descending), lays the window
+/// out at `size` and renders it with QWidget::grab(). Runs a
 /// local event loop while the background jobs work. Returns a null image and sets
 /// *error on failure or after timeoutMs.
 QImage renderDemoScreenshot(const MainWindowOptions& opt, const QSize& size, double budgetBits, QString* error,

@@ -34,6 +34,17 @@ struct JobContext {
         if (progress) progress(f, msg);
     }
     void check() const { cancel.check(); }
+    /// A context for one stage of this job: its fractions map onto [lo, hi] of
+    /// this one, its messages get `prefix` (when not empty); same cancel token.
+    JobContext sub(double lo, double hi, const std::string& prefix = {}) const {
+        JobContext c;
+        c.cancel = cancel;
+        if (progress)
+            c.progress = [p = progress, lo, hi, prefix](double f, const std::string& m) {
+                p(lo + f * (hi - lo), prefix.empty() ? m : prefix + m);
+            };
+        return c;
+    }
 };
 
 }  // namespace qs

@@ -1,0 +1,25 @@
+#pragma once
+// Rows of the experiment log from core's results (core/store): what the GUI's run
+// queue writes when a run ends. The CLI builds the same rows from its --json
+// output (app/cli).
+#include "jobs/experiment.h"
+#include "store/store.h"
+
+namespace qs {
+
+/// The log's record of one quantized layer: name, method, formats, bits, the
+/// relative output error when calibration data was used; `extra` = LayerResult::toJson().
+LayerResultRow layerResultRow(const LayerResult& r);
+/// One evaluation: ppl, tokens, windows, seqlen; extra = fp_ppl / kl_mean /
+/// top1_agreement when the run compared against the float model.
+DatasetResultRow datasetResultRow(const QString& dataPath, const EvalResult& e);
+/// A finished experiment: status finished, avg bits, timings (calibration,
+/// transform, quantize, eval, total seconds), its evaluation and every layer.
+RunOutcome experimentOutcome(const ExperimentResult& r, const QString& dataPath);
+
+/// The experiment (curve) a logged run belongs to: its params' "experiment" when
+/// set (GUI runs, `quantize --experiment`), else the recipe's default method,
+/// with " (mixed)" when the recipe has per-layer overrides.
+QString runExperimentName(const RunRecord& r);
+
+}  // namespace qs

@@ -15,6 +15,7 @@
 #include <QToolTip>
 #include <QValueAxis>
 
+#include "chart_util.h"
 #include "layer_table_model.h"
 
 namespace qs::views {
@@ -68,23 +69,13 @@ QString SensitivityChart::layerTip(int row) const {
 
 void SensitivityChart::rebuild() {
     QChart* c = chart();
-    c->removeAllSeries();
-    for (QAbstractAxis* a : c->axes()) {
-        c->removeAxis(a);
-        delete a;
-    }
+    clearChart(c);
     bars_ = nullptr, barSeries_ = nullptr, bits_ = nullptr, xAxis_ = nullptr, yAxis_ = nullptr, bitsAxis_ = nullptr;
     values_.clear();
     log_ = false;
 
     const int n = model_ ? model_->rowCount() : 0;
     const bool haveReport = model_ && model_->report();
-    QFont small = font();
-    small.setPointSizeF(std::max(7.0, small.pointSizeF() - 1.5));
-    QFont titleFont = font();
-    titleFont.setBold(true);
-
-    c->setTitleFont(titleFont);
     if (!haveReport)
         c->setTitle(n ? QStringLiteral("Per-layer sensitivity (run Analyse to measure it) and assigned bits per weight")
                       : QStringLiteral("No model loaded"));
@@ -97,7 +88,7 @@ void SensitivityChart::rebuild() {
     double lo = 1e300, hi = 0;
     for (int r = 0; r < n; ++r) {
         const auto& row = model_->row(r);
-        cats << QStringLiteral("%1.%2").arg(row.block).arg(QString::fromStdString(row.kind));
+        cats << shortLayerName(row.block, row.kind);
         const auto s = model_->sensitivity(r);
         const double v = s ? *s : 0.0;
         values_ << v;
@@ -133,7 +124,6 @@ void SensitivityChart::rebuild() {
     xAxis_ = new QBarCategoryAxis();
     xAxis_->append(cats.isEmpty() ? QStringList{QStringLiteral("-")} : cats);
     xAxis_->setTitleText(QStringLiteral("Layer (block.linear, model order)"));
-    xAxis_->setLabelsFont(small);
     xAxis_->setLabelsAngle(n > 16 ? -90 : 0);
     c->addAxis(xAxis_, Qt::AlignBottom);
     barSeries_->attachAxis(xAxis_);
@@ -141,12 +131,7 @@ void SensitivityChart::rebuild() {
 
     const QString yTitle = QStringLiteral("Sensitivity (error ratio%1)").arg(log_ ? QStringLiteral(", log") : QString());
     if (log_) {
-        auto* y = new QLogValueAxis();
-        y->setBase(10);
-        y->setLabelFormat(QStringLiteral("%.0e"));
-        y->setRange(std::pow(10.0, std::floor(std::log10(lo))), std::pow(10.0, std::ceil(std::log10(hi))));
-        y->setMinorTickCount(-1);
-        yAxis_ = y;
+        yAxis_ = makeDecadeLogAxis(lo, hi);
     } else {
         auto* y = new QValueAxis();
         const double top = hi > 0 ? hi * 1.1 : 1.0;
@@ -157,7 +142,6 @@ void SensitivityChart::rebuild() {
         yAxis_ = y;
     }
     yAxis_->setTitleText(yTitle);
-    yAxis_->setLabelsFont(small);
     c->addAxis(yAxis_, Qt::AlignLeft);
     barSeries_->attachAxis(yAxis_);
 
@@ -166,17 +150,13 @@ void SensitivityChart::rebuild() {
     bitsAxis_->setTickCount(10);
     bitsAxis_->setLabelFormat(QStringLiteral("%d"));
     bitsAxis_->setTitleText(QStringLiteral("Bits / weight"));
-    bitsAxis_->setLabelsFont(small);
     bitsAxis_->setLinePenColor(pen.color());
     bitsAxis_->setLabelsColor(QColor(160, 80, 0));
     c->addAxis(bitsAxis_, Qt::AlignRight);
     bits_->attachAxis(bitsAxis_);
     bitsAxis_->setGridLineVisible(false);
 
-    QFont axisTitle = font();
-    axisTitle.setPointSizeF(std::max(8.0, axisTitle.pointSizeF() - 0.5));
-    for (QAbstractAxis* a : c->axes()) a->setTitleFont(axisTitle);
-    c->legend()->setFont(small);
+    applyChartFonts(c, font());
     updateBits();
 }
 

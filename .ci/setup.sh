@@ -12,7 +12,8 @@ case "$MODE" in demo|test|build) ;; *) echo "usage: bash .ci/setup.sh demo|test|
 
 PACKAGES=(build-essential cmake ninja-build pkg-config
   qt6-base-dev qt6-charts-dev qt6-tools-dev qt6-l10n-tools libqt6sql6-sqlite
-  libeigen3-dev ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo xvfb)
+  libeigen3-dev ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo xvfb
+  python3 python3-numpy)  # tests/tools/check_gguf.py, check_gptq_packed.py: independent readers run by CTest
 
 missing=()
 for p in "${PACKAGES[@]}"; do

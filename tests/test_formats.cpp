@@ -624,7 +624,7 @@ private Q_SLOTS:
         QCOMPARE(fmt("int4-g128").blockSize(), 128);
         QCOMPARE(fmt("int4").blockSize(), 0);
         for (const char* bad : {"int1", "int9", "int0", "int16", "int4-g-5", "int4-g", "int4-gx", "int4-sym-sym", "int",
-                                "int4-", "mxfp5", "fp16", "", "int4 ", "int-4", "int4-g128-g64"})
+                                "int4-", "mxfp5", "fp8", "gguf_q4_k", "", "int4 ", "int-4", "int4-g128-g64"})
             QVERIFY2(!QuantFormat::parse(bad).has_value(), bad);
     }
 

@@ -26,6 +26,7 @@
 #include <QThread>
 #include <QtTest>
 
+#include "store/results.h"
 #include "store/store.h"
 #include "testutil.h"
 #include "util/error.h"
@@ -628,12 +629,21 @@ private Q_SLOTS:
         QCOMPARE(raw.scalar("SELECT count(*) FROM pragma_foreign_key_check").toInt(), 0);
         // a later run is logged in the same file
         const qs::test::CliRun later = qs::test::runCli({"quantize", "--model", demoDir_, "--method", "rtn", "--wbits", "4", "--eval", text,
-                                                         "--max-windows", "1", "--seqlen", "64", "--db", path, "--json"});
+                                                         "--max-windows", "1", "--seqlen", "64", "--db", path, "--json",
+                                                         "--experiment", " rtn sweep "});
         QVERIFY2(later.code == 0, later.err.constData());
         ExperimentStore s(path);
         const int64_t laterId = QJsonDocument::fromJson(later.out).object()["run_id"].toInteger();
         QVERIFY(laterId > runId);
         QCOMPARE(s.run(laterId)->status, QStringLiteral("finished"));
+        // --experiment names the curve the run joins in the GUI (trimmed); without it, the recipe's method
+        QCOMPARE(s.run(laterId)->params.value(QStringLiteral("experiment")).toString(), QStringLiteral("rtn sweep"));
+        QCOMPARE(runExperimentName(*s.run(laterId)), QStringLiteral("rtn sweep"));
+        RunRecord plain;
+        plain.recipeSummary = QStringLiteral("gptq int3-g64");
+        QCOMPARE(runExperimentName(plain), QStringLiteral("gptq"));
+        plain.recipeSummary = QStringLiteral("gptq int3-g128 +15 overrides");
+        QCOMPARE(runExperimentName(plain), QStringLiteral("gptq (mixed)"));
         QCOMPARE(s.run(runId)->status, QStringLiteral("interrupted"));
     }
 

@@ -10,6 +10,8 @@
 #include <set>
 
 #include <QApplication>
+#include <QClipboard>
+#include <QSettings>
 #include <QComboBox>
 #include <QFile>
 #include <QJsonArray>
@@ -32,9 +34,12 @@
 #include "model/demo.h"
 #include "recipe/recipe.h"
 #include "history_view.h"
+#include "layer_error_chart.h"
+#include "outlier_heatmap.h"
 #include "job_panel.h"
 #include "perplexity_chart.h"
 #include "sensitivity_chart.h"
+#include "settings.h"
 #include "store/store.h"
 
 using namespace qs;
@@ -108,6 +113,7 @@ gui::MainWindowOptions smallOptions() {
     gui::MainWindowOptions o;
     o.loadDemoAtStart = false;
     o.modalErrors = false;
+    o.persistentSettings = false;
     o.demo.sampleWindows = 2;
     o.demoCalib = CalibOptions{4, 128, 0};
     o.blockErrorTokens = 512;
@@ -134,6 +140,7 @@ private Q_SLOTS:
     void jobListModel();
     void perplexityChart();
     void mainWindowRunsFlow();
+    void settingsRecentClipboardAndCancelledLoad();
     void screenshot();
 };
 
@@ -785,6 +792,8 @@ void TestViews::mainWindowRunsFlow() {
     QVERIFY(analysed.wait(300000));
     QCOMPARE(analysed.last().at(0).toBool(), true);
     QVERIFY(w.perplexityChart()->frontierPoints() >= 2);  // the analysis' Pareto frontier
+    QCOMPARE(w.heatmap()->report(), w.tableModel()->report());  // the outlier heatmap shows the analysis
+    QVERIFY(w.heatmap()->rowCount() > 0 && w.heatmap()->hint().isEmpty());
     QVERIFY(w.autoAssign(3.0));
 
     // one run of the table's recipe, driven through the Run button
@@ -826,6 +835,10 @@ void TestViews::mainWindowRunsFlow() {
     }
     QCOMPARE(w.historyView()->model()->rowCount(), 1);
     QCOMPARE(w.historyView()->model()->compared(), std::vector<qint64>{d.runId});
+    // its per-layer output errors are drawn
+    QCOMPARE(w.errorChart()->barSetCount(), 1);
+    QCOMPARE(w.errorChart()->categories().size(), 42);
+    QCOMPARE(w.errorChart()->errors(0).at(0), d.result->quant.layers.at(0).relOutputError);
 
     // a budget sweep: a second curve (named after the sweep when the experiment is unnamed), each point within its budget
     w.setExperimentName(QString());
@@ -839,6 +852,9 @@ void TestViews::mainWindowRunsFlow() {
         QVERIFY(c.points[0].bits <= 2.5 + 1e-9 && c.points[1].bits <= 4.0 + 1e-9);
         QVERIFY(c.points[0].ppl >= c.points[1].ppl);  // fewer bits, worse perplexity (by a wide margin at 2.5 vs 4)
     }
+    // selecting two runs in the history shows their per-layer errors side by side
+    w.historyView()->view()->selectAll();
+    QCOMPARE(w.errorChart()->barSetCount(), 3);
     QCOMPARE(w.runSweep(gui::SweepKind::Budgets, QStringLiteral("three")), 0);  // a clear message, nothing queued
     QVERIFY(errors.last().at(1).toString().contains(QStringLiteral("three")));
     QCOMPARE(w.runQueue()->pending(), 0);
@@ -880,9 +896,87 @@ void TestViews::mainWindowRunsFlow() {
     QVERIFY(!w.openRunRecipe(9999));
 }
 
+void TestViews::settingsRecentClipboardAndCancelledLoad() {
+    QTemporaryDir conf;
+    QSettings::setPath(QSettings::NativeFormat, QSettings::UserScope, conf.path());  // never the user's settings
+    QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, conf.path());
+    {
+        QSettings().clear();
+        gui::AppSettings s = gui::AppSettings::load();
+        QCOMPARE(s.computeDevice, QStringLiteral("auto"));
+        QVERIFY(s.recentModels.isEmpty());
+        s.computeDevice = QStringLiteral("cpu");
+        s.threads = 1;
+        s.calibrationPath = QStringLiteral("/data/c4.jsonl");
+        s.evaluationPath = QStringLiteral("/data/wiki.test.raw");
+        s.databasePath = conf.filePath(QStringLiteral("log.sqlite"));
+        for (int i = 0; i < 12; ++i) s.addRecentModel(QStringLiteral("/models/m%1").arg(i));
+        s.addRecentModel(QStringLiteral("/models/m5"));  // moves to the front, no duplicate
+        QCOMPARE(s.recentModels.size(), gui::AppSettings::kMaxRecent);
+        QCOMPARE(s.recentModels.front(), QStringLiteral("/models/m5"));
+        QCOMPARE(s.recentModels.count(QStringLiteral("/models/m5")), 1);
+        s.save();
+        const gui::AppSettings r = gui::AppSettings::load();
+        QCOMPARE(r.computeDevice, s.computeDevice);
+        QCOMPARE(r.threads, 1);
+        QCOMPARE(r.calibrationPath, s.calibrationPath);
+        QCOMPARE(r.evaluationPath, s.evaluationPath);
+        QCOMPARE(r.databasePath, s.databasePath);
+        QCOMPARE(r.recentModels, s.recentModels);
+        // the dialog shows and returns them (a device that is not present stays selectable)
+        gui::AppSettings withDevice = r;
+        withDevice.openclDevice = QStringLiteral("7:3");
+        gui::SettingsDialog dlg(withDevice, {{QStringLiteral("0:0"), QStringLiteral("0:0 cpu (PoCL, CPU)")}}, QStringLiteral("note"));
+        const gui::AppSettings back = dlg.settings();
+        QCOMPARE(back.computeDevice, QStringLiteral("cpu"));
+        QCOMPARE(back.openclDevice, QStringLiteral("7:3"));
+        QCOMPARE(back.threads, 1);
+        QCOMPARE(back.databasePath, s.databasePath);
+        QSettings().clear();
+    }
+
+    gui::MainWindowOptions o = smallOptions();
+    o.persistentSettings = true;  // the app's behaviour, on the test's own settings path
+    QTemporaryDir dir;
+    o.databasePath = dir.filePath(QStringLiteral("log.sqlite"));
+    gui::MainWindow w(o);
+    QSignalSpy loaded(&w, &gui::MainWindow::modelLoaded);
+    QVERIFY(w.deviceText().contains(QStringLiteral("threads")));
+
+    // cancelling a load: the window is free at once and the model never opens
+    w.loadDemo();
+    QVERIFY(w.busy());
+    w.cancelJob();
+    QVERIFY(!w.busy());
+    QCOMPARE(loaded.size(), 1);
+    QCOMPARE(loaded.last().at(0).toBool(), false);
+    QTest::qWait(200);
+    QTRY_VERIFY_WITH_TIMEOUT(!w.busy(), 1000);
+    QTest::qWait(15000);  // the abandoned build ends meanwhile: it is dropped
+    QVERIFY(!w.loaded());
+    QCOMPARE(loaded.size(), 1);
+
+    // a model opened from disk joins the recent list (kept in the settings)
+    QTemporaryDir modelDir;
+    writeDemo(demo(), modelDir.path());
+    w.openModel(modelDir.path());
+    QVERIFY(loaded.wait(60000));
+    QCOMPARE(loaded.last().at(0).toBool(), true);
+    QCOMPARE(w.settings().recentModels.value(0), QFileInfo(modelDir.path()).absoluteFilePath());
+    QCOMPARE(gui::AppSettings::load().recentModels.value(0), QFileInfo(modelDir.path()).absoluteFilePath());
+
+    // copy the recipe: the clipboard holds JSON that parses to the table's recipe
+    QVERIFY(w.tableModel()->setFormats({0, 2}, fmt("int8")));
+    w.copyRecipe();
+    const Recipe copied = Recipe::parse(QApplication::clipboard()->text().toUtf8());
+    QCOMPARE(copied.toJson(), w.tableModel()->toRecipe().toJson());
+    QSettings().clear();
+}
+
 void TestViews::screenshot() {
     QString err;
-    const QImage img = gui::renderDemoScreenshot(smallOptions(), QSize(1280, 800), 3.0, &err, 300000);
+    const int tab = qEnvironmentVariableIntValue("QS_SCREENSHOT_TAB");
+    const QImage img = gui::renderDemoScreenshot(smallOptions(), QSize(1280, 800), 3.0, &err, tab, 300000);
     QVERIFY2(!img.isNull(), qPrintable(err));
     QCOMPARE(img.size(), QSize(1280, 800));
     // not blank: many distinct colours (text, bars, the bits line)

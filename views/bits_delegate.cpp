@@ -17,8 +17,8 @@ BitsEditor::BitsEditor(QWidget* parent) : QWidget(parent), slider_(new QSlider(Q
     slider_->setPageStep(1);
     slider_->setTickPosition(QSlider::NoTicks);
     spin_->setRange(2, 8);
-    spin_->setSuffix(QStringLiteral(" bit"));
-    spin_->setToolTip(QStringLiteral("Weight bit width (2–8); the group size is kept"));
+    spin_->setSuffix(tr(" bit"));
+    spin_->setToolTip(tr("Weight bit width (2–8); the group size is kept"));
     slider_->setToolTip(spin_->toolTip());
     lay->addWidget(slider_, 1);
     lay->addWidget(spin_);

@@ -171,7 +171,8 @@ HistoryView::HistoryView(QWidget* parent) : QWidget(parent) {
     refresh_ = new QPushButton(tr("Refresh"), this);
     refresh_->setToolTip(tr("Read the experiment log again (runs of other processes, e.g. the CLI, appear)"));
     open_ = new QPushButton(tr("Open recipe"), this);
-    open_->setToolTip(tr("Apply the selected run's recipe to the layer table (one undo step)"));
+    open_->setToolTip(tr("Apply the selected run's recipe to the layer table (one undo step); "
+                         "select several runs to compare their per-layer errors"));
     row->addWidget(refresh_);
     row->addWidget(open_);
     v->addLayout(row);
@@ -181,7 +182,7 @@ HistoryView::HistoryView(QWidget* parent) : QWidget(parent) {
     view_->setSortingEnabled(true);
     view_->sortByColumn(RunHistoryModel::ColId, Qt::DescendingOrder);
     view_->setSelectionBehavior(QAbstractItemView::SelectRows);
-    view_->setSelectionMode(QAbstractItemView::SingleSelection);
+    view_->setSelectionMode(QAbstractItemView::ExtendedSelection);
     view_->setEditTriggers(QAbstractItemView::NoEditTriggers);
     view_->verticalHeader()->setVisible(false);
     view_->verticalHeader()->setDefaultSectionSize(view_->fontMetrics().height() + 6);
@@ -205,7 +206,10 @@ HistoryView::HistoryView(QWidget* parent) : QWidget(parent) {
         proxy_->setFilterFixedString(modelFilter_->currentData().toString());
     });
     connect(model_, &RunHistoryModel::compareChanged, this, [this] { Q_EMIT compareChanged(model_->compared()); });
-    connect(view_->selectionModel(), &QItemSelectionModel::selectionChanged, this, &HistoryView::updateButtons);
+    connect(view_->selectionModel(), &QItemSelectionModel::selectionChanged, this, [this] {
+        updateButtons();
+        Q_EMIT selectionChanged(selectedRunIds());
+    });
     connect(model_, &QAbstractItemModel::modelReset, this, &HistoryView::updateButtons);
     updateButtons();
 }
@@ -239,9 +243,19 @@ void HistoryView::setModelFilter(const QString& modelPath) {
 }
 
 qint64 HistoryView::selectedRunId() const {
-    const QModelIndexList rows = view_->selectionModel()->selectedRows();
-    if (rows.isEmpty()) return 0;
-    return proxy_->mapToSource(rows.front()).isValid() ? model_->runs()[size_t(proxy_->mapToSource(rows.front()).row())].id : 0;
+    const std::vector<qint64> ids = selectedRunIds();
+    return ids.empty() ? 0 : ids.front();
+}
+
+std::vector<qint64> HistoryView::selectedRunIds() const {
+    QModelIndexList rows = view_->selectionModel()->selectedRows();
+    std::sort(rows.begin(), rows.end(), [](const QModelIndex& a, const QModelIndex& b) { return a.row() < b.row(); });
+    std::vector<qint64> ids;
+    for (const QModelIndex& i : rows) {
+        const QModelIndex src = proxy_->mapToSource(i);
+        if (src.isValid()) ids.push_back(model_->runs()[size_t(src.row())].id);
+    }
+    return ids;
 }
 
 void HistoryView::updateButtons() {

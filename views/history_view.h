@@ -62,11 +62,15 @@ public:
     /// Only runs whose model path contains this (empty: all).
     void setModelFilter(const QString& modelPath);
     qint64 selectedRunId() const;
+    /// The selected runs (ids, in view order).
+    std::vector<qint64> selectedRunIds() const;
 
 Q_SIGNALS:
     void refreshRequested();
     void openRecipeRequested(qint64 runId);
     void compareChanged(const std::vector<qint64>& ids);
+    /// The selection changed (e.g. to show the selected runs' per-layer errors).
+    void selectionChanged(const std::vector<qint64>& ids);
 
 private:
     void updateButtons();

@@ -182,13 +182,13 @@ QString LayerErrorChart::tip(int set, int category) const {
     if (set < 0 || set >= int(series_.size()) || category < 0 || category >= categories_.size()) return {};
     const int i = index_[set][category];
     const LayerErrorSeries& s = series_[set];
-    if (i < 0) return QStringLiteral("%1\n%2: not in this run").arg(s.label, categories_[category]);
+    if (i < 0) return tr("%1\n%2: not in this run").arg(s.label, categories_[category]);
     const auto& l = s.layers[i];
     QString t = QStringLiteral("%1\n%2").arg(s.label, QString::fromStdString(l.name));
     if (!l.format.isEmpty()) t += QStringLiteral("\n%1").arg(l.format);
-    t += shown(l.error) ? QStringLiteral("\nrelative output error %1").arg(l.error, 0, 'g', 3)
-                        : QStringLiteral("\nrelative output error: not measured (no calibration data)");
-    if (std::isfinite(l.bits)) t += QStringLiteral("\n%1 bits/weight").arg(l.bits, 0, 'f', 3);
+    t += shown(l.error) ? tr("\nrelative output error %1").arg(l.error, 0, 'g', 3)
+                        : tr("\nrelative output error: not measured (no calibration data)");
+    if (std::isfinite(l.bits)) t += tr("\n%1 bits/weight").arg(l.bits, 0, 'f', 3);
     return t;
 }
 
@@ -228,17 +228,17 @@ void LayerErrorChart::rebuild() {
         for (const auto& l : series_[k].layers) m += !shown(l.error);
         if (m == 0) continue;
         const bool all = m == int(series_[k].layers.size());
-        const QString count = all ? QStringLiteral("all %1 layers").arg(m)
-                                  : QStringLiteral("%1 of %2 layers").arg(m).arg(series_[k].layers.size());
-        missing << (series_.size() > 1 ? QStringLiteral("%1 of \"%2\"").arg(count, series_[k].label) : count);
+        const QString count = all ? tr("all %1 layers").arg(m)
+                                  : tr("%1 of %2 layers").arg(m).arg(series_[k].layers.size());
+        missing << (series_.size() > 1 ? tr("%1 of \"%2\"").arg(count, series_[k].label) : count);
     }
     if (!missing.isEmpty())
-        note_ = QStringLiteral("No error for %1 (not measured: run without calibration data, or 0); no bar drawn")
+        note_ = tr("No error for %1 (not measured: run without calibration data, or 0); no bar drawn")
                     .arg(missing.join(QStringLiteral(", ")));
 
     // (A rich-text title would take the legend's place in Qt 6.4: the note is an overlay on the plot.)
-    c->setTitle(series_.empty() ? QStringLiteral("Per-layer output error (no run selected)")
-                                : QStringLiteral("Per-layer relative output error tr(ΔW H ΔWᵀ) / tr(W H Wᵀ) and bits per weight"));
+    c->setTitle(series_.empty() ? tr("Per-layer output error (no run selected)")
+                                : tr("Per-layer relative output error tr(ΔW H ΔWᵀ) / tr(W H Wᵀ) and bits per weight"));
     noteItem_->setText(note_);
     noteItem_->setVisible(!note_.isEmpty());
     placeNote();
@@ -249,10 +249,10 @@ void LayerErrorChart::rebuild() {
     const double floorValue = yAxis_->min();
     bars_ = new QBarSeries();
     for (int k = 0; k < int(series_.size()); ++k) {
-        QString label = series_[k].label.isEmpty() ? QStringLiteral("run %1").arg(k + 1) : series_[k].label;
+        QString label = series_[k].label.isEmpty() ? tr("run %1").arg(k + 1) : series_[k].label;
         if (!series_[k].layers.empty() &&
             std::none_of(series_[k].layers.begin(), series_[k].layers.end(), [](const auto& l) { return shown(l.error); }))
-            label += QStringLiteral(" (no error measured)");
+            label += tr(" (no error measured)");
         auto* set = new QBarSet(label);
         const QColor col = series_.size() == 1 ? QColor(70, 130, 180) : seriesColor(k);
         set->setColor(col);
@@ -293,8 +293,8 @@ void LayerErrorChart::rebuild() {
         line->setPointsVisible(n <= 64);
         // Several lines have no legend entry; their (hidden) markers still take legend
         // width in Qt 6.4, so they get no name.
-        line->setName(lines == 1 ? (series_.size() > 1 ? QStringLiteral("Bits per weight, incl. scales (right axis; same in every run)")
-                                                        : QStringLiteral("Bits per weight, incl. scales (right axis)"))
+        line->setName(lines == 1 ? (series_.size() > 1 ? tr("Bits per weight, incl. scales (right axis; same in every run)")
+                                                        : tr("Bits per weight, incl. scales (right axis)"))
                                  : QString());
         std::vector<int> cats;
         for (int cat = 0; cat < n; ++cat) {
@@ -321,13 +321,13 @@ void LayerErrorChart::rebuild() {
     xAxis_->setRange(-0.5, std::max(n, 1) - 0.5);
     xAxis_->setStartValue(-0.5);
     xAxis_->setGridLineVisible(false);
-    xAxis_->setTitleText(QStringLiteral("Layer (block.linear, model order)"));
+    xAxis_->setTitleText(tr("Layer (block.linear, model order)"));
     labelStride_ = 0;
     c->addAxis(xAxis_, Qt::AlignBottom);
     bars_->attachAxis(xAxis_);
     for (auto* l : bitsLines_) l->attachAxis(xAxis_);
 
-    yAxis_->setTitleText(QStringLiteral("Relative output error (log)"));
+    yAxis_->setTitleText(tr("Relative output error (log)"));
     c->addAxis(yAxis_, Qt::AlignLeft);
     bars_->attachAxis(yAxis_);
 
@@ -337,7 +337,7 @@ void LayerErrorChart::rebuild() {
     bitsAxis_->setRange(0, t);
     bitsAxis_->setTickCount(t > 10 ? int(t / 2) + 1 : int(t) + 1);
     bitsAxis_->setLabelFormat(QStringLiteral("%d"));
-    bitsAxis_->setTitleText(lines > 1 ? QStringLiteral("Bits / weight (lines, run colours)") : QStringLiteral("Bits / weight"));
+    bitsAxis_->setTitleText(lines > 1 ? tr("Bits / weight (lines, run colours)") : tr("Bits / weight"));
     bitsAxis_->setLinePenColor(QColor(230, 120, 20));
     bitsAxis_->setLabelsColor(QColor(160, 80, 0));
     bitsAxis_->setGridLineVisible(false);

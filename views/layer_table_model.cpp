@@ -167,7 +167,7 @@ std::optional<double> LayerTableModel::outlierScore(int r) const {
 
 QString LayerTableModel::errorMeasureName() const {
     if (!report_) return {};
-    return useBlockError_ ? QStringLiteral("block-output error") : QStringLiteral("relative predicted error");
+    return useBlockError_ ? tr("block-output error") : tr("relative predicted error");
 }
 
 std::optional<QuantFormat> LayerTableModel::referenceCandidate() const { return reference_; }
@@ -225,10 +225,10 @@ QVariant LayerTableModel::data(const QModelIndex& index, int role) const {
         case ColSensitivity:
         case ColErrorAtFormat:
             if (l) {
-                QString s = QStringLiteral("%1 per candidate (%2):").arg(errorMeasureName(), QString::fromLatin1(quantMethodName(report_->options.method)));
+                QString s = tr("%1 per candidate (%2):").arg(errorMeasureName(), QString::fromLatin1(quantMethodName(report_->options.method)));
                 for (const CandidateCost& cc : l->candidates) {
                     const double e = useBlockError_ ? cc.blockError : cc.relPredictedError;
-                    s += QStringLiteral("\n  %1 (%2 bits/weight): %3").arg(QString::fromStdString(cc.format.name()))
+                    s += tr("\n  %1 (%2 bits/weight): %3").arg(QString::fromStdString(cc.format.name()))
                              .arg(cc.bitsPerWeight, 0, 'f', 3).arg(sci(e));
                 }
                 return s;
@@ -236,15 +236,15 @@ QVariant LayerTableModel::data(const QModelIndex& index, int role) const {
             return headerData(c, Qt::Horizontal, Qt::ToolTipRole);
         case ColOutlier:
             if (l) {
-                QString s = QStringLiteral("activations: max/median of per-channel max|x| = %1\nweights: max/median of per-column max|w| = %2")
+                QString s = tr("activations: max/median of per-channel max|x| = %1\nweights: max/median of per-column max|w| = %2")
                                 .arg(l->activations.outlierScore, 0, 'f', 2).arg(l->weights.outlierScore, 0, 'f', 2);
                 if (!l->activations.top.empty())
-                    s += QStringLiteral("\nlargest input channel: %1 (max|x| = %2)").arg(l->activations.top.front().channel)
+                    s += tr("\nlargest input channel: %1 (max|x| = %2)").arg(l->activations.top.front().channel)
                              .arg(sci(l->activations.top.front().absMax));
                 return s;
             }
             return headerData(c, Qt::Horizontal, Qt::ToolTipRole);
-        case ColFormat: return QStringLiteral("Double-click to set the bit width (2–8); the group size is kept.");
+        case ColFormat: return tr("Double-click to set the bit width (2–8); the group size is kept.");
         default: return {};
         }
     }
@@ -255,43 +255,43 @@ QVariant LayerTableModel::headerData(int section, Qt::Orientation orientation, i
     if (orientation != Qt::Horizontal) return QAbstractTableModel::headerData(section, orientation, role);
     if (role == Qt::DisplayRole) {
         switch (section) {
-        case ColBlock: return QStringLiteral("Block");
-        case ColName: return QStringLiteral("Layer");
-        case ColShape: return QStringLiteral("Shape (out×in)");
-        case ColParams: return QStringLiteral("Params");
-        case ColSensitivity: return QStringLiteral("Sensitivity");
-        case ColErrorAtFormat: return QStringLiteral("Error @ format");
-        case ColOutlier: return QStringLiteral("Outlier");
-        case ColFormat: return QStringLiteral("Weight format");
-        case ColBits: return QStringLiteral("Bits/weight");
-        case ColActivation: return QStringLiteral("Activations");
-        case ColMethod: return QStringLiteral("Method");
+        case ColBlock: return tr("Block");
+        case ColName: return tr("Layer");
+        case ColShape: return tr("Shape (out×in)");
+        case ColParams: return tr("Params");
+        case ColSensitivity: return tr("Sensitivity");
+        case ColErrorAtFormat: return tr("Error @ format");
+        case ColOutlier: return tr("Outlier");
+        case ColFormat: return tr("Weight format");
+        case ColBits: return tr("Bits/weight");
+        case ColActivation: return tr("Activations");
+        case ColMethod: return tr("Method");
         }
         return {};
     }
     if (role == Qt::ToolTipRole) {
-        const QString measure = report_ ? errorMeasureName() : QStringLiteral("block-output error (else relative predicted error)");
+        const QString measure = report_ ? errorMeasureName() : tr("block-output error (else relative predicted error)");
         switch (section) {
-        case ColBlock: return QStringLiteral("Decoder block index");
-        case ColName: return QStringLiteral("The linear's name in the checkpoint");
-        case ColShape: return QStringLiteral("Weight matrix W [out, in]; input channel = column");
-        case ColParams: return QStringLiteral("Weights in the matrix (out × in)");
+        case ColBlock: return tr("Decoder block index");
+        case ColName: return tr("The linear's name in the checkpoint");
+        case ColShape: return tr("Weight matrix W [out, in]; input channel = column");
+        case ColParams: return tr("Weights in the matrix (out × in)");
         case ColSensitivity:
-            return QStringLiteral("Sensitivity: the %1 of the reference candidate %2 (dimensionless).\n"
+            return tr("Sensitivity: the %1 of the reference candidate %2 (dimensionless).\n"
                                   "Block-output error = mean squared change of the block's output when only this layer is "
                                   "quantized, relative to the change the block makes to its input;\n"
                                   "relative predicted error = tr(ΔW H ΔWᵀ) / tr(W H Wᵀ). Reference: the report's 3-bit candidate "
                                   "with the fewest bits/weight. Empty until Analyse has run.")
-                .arg(measure, reference_ ? QString::fromStdString(reference_->name()) : QStringLiteral("(3-bit)"));
+                .arg(measure, reference_ ? QString::fromStdString(reference_->name()) : tr("(3-bit)"));
         case ColErrorAtFormat:
-            return QStringLiteral("The %1 of the row's current weight format (empty when that format is not a candidate of the analysis)")
+            return tr("The %1 of the row's current weight format (empty when that format is not a candidate of the analysis)")
                 .arg(measure);
         case ColOutlier:
-            return QStringLiteral("Activation outlier score: max / median over input channels of the per-channel max |x|");
-        case ColFormat: return QStringLiteral("Weight format (editable): integer grid with bits and group size, or an MX format");
-        case ColBits: return QStringLiteral("Storage bits per weight including scales and zero points (float rows: fp16)");
-        case ColActivation: return QStringLiteral("Dynamic quantization of the layer's input (float = none)");
-        case ColMethod: return QStringLiteral("Quantization method steps (transforms + rounding)");
+            return tr("Activation outlier score: max / median over input channels of the per-channel max |x|");
+        case ColFormat: return tr("Weight format (editable): integer grid with bits and group size, or an MX format");
+        case ColBits: return tr("Storage bits per weight including scales and zero points (float rows: fp16)");
+        case ColActivation: return tr("Dynamic quantization of the layer's input (float = none)");
+        case ColMethod: return tr("Quantization method steps (transforms + rounding)");
         }
     }
     return {};
@@ -323,13 +323,13 @@ bool LayerTableModel::setData(const QModelIndex& index, const QVariant& value, i
     }
     if (!f) return false;
     return setFormats({index.row()}, *f,
-                      QStringLiteral("Set %1 to %2").arg(QString::fromStdString(row(index.row()).name), QString::fromStdString(f->name())));
+                      tr("Set %1 to %2").arg(QString::fromStdString(row(index.row()).name), QString::fromStdString(f->name())));
 }
 
 bool LayerTableModel::setFormats(const QList<int>& rows, const QuantFormat& f, const QString& text) {
     std::vector<std::pair<int, QuantFormat>> changes;
     for (int r : rows) changes.emplace_back(r, f);
-    const QString t = text.isEmpty() ? QStringLiteral("Set %1 layer(s) to %2").arg(rows.size()).arg(QString::fromStdString(f.name())) : text;
+    const QString t = text.isEmpty() ? tr("Set %1 layer(s) to %2").arg(rows.size()).arg(QString::fromStdString(f.name())) : text;
     return setFormatsPerRow(changes, t);
 }
 

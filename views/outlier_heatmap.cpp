@@ -7,6 +7,7 @@
 
 #include <QCheckBox>
 #include <QComboBox>
+#include <QCoreApplication>
 #include <QEvent>
 #include <QHBoxLayout>
 #include <QHelpEvent>
@@ -81,10 +82,10 @@ void logicalCellRange(qreal x, qreal dpr, int pixels, int cells, int& a, int& b)
 
 QString unitsTitle(OutlierHeatmap::Statistic s) {
     switch (s) {
-    case OutlierHeatmap::ActivationAbsMax: return QStringLiteral("max |x| per channel (input units, log scale)");
-    case OutlierHeatmap::ActivationMeanAbs: return QStringLiteral("mean |x| per channel (input units, log scale)");
-    case OutlierHeatmap::ActivationKurtosis: return QStringLiteral("kurtosis of x (3 = Gaussian, log scale)");
-    case OutlierHeatmap::WeightAbsMax: return QStringLiteral("max |w| per input column (log scale)");
+    case OutlierHeatmap::ActivationAbsMax: return QCoreApplication::translate("qs::views::OutlierHeatmap", "max |x| per channel (input units, log scale)");
+    case OutlierHeatmap::ActivationMeanAbs: return QCoreApplication::translate("qs::views::OutlierHeatmap", "mean |x| per channel (input units, log scale)");
+    case OutlierHeatmap::ActivationKurtosis: return QCoreApplication::translate("qs::views::OutlierHeatmap", "kurtosis of x (3 = Gaussian, log scale)");
+    case OutlierHeatmap::WeightAbsMax: return QCoreApplication::translate("qs::views::OutlierHeatmap", "max |w| per input column (log scale)");
     }
     return {};
 }
@@ -135,25 +136,25 @@ QColor OutlierHeatmap::colormap(double t) {
 
 QString OutlierHeatmap::statisticName(Statistic s) {
     switch (s) {
-    case ActivationAbsMax: return QStringLiteral("Activation max |x|");
-    case ActivationMeanAbs: return QStringLiteral("Activation mean |x|");
-    case ActivationKurtosis: return QStringLiteral("Activation kurtosis");
-    case WeightAbsMax: return QStringLiteral("Weight max |w|");
+    case ActivationAbsMax: return tr("Activation max |x|");
+    case ActivationMeanAbs: return tr("Activation mean |x|");
+    case ActivationKurtosis: return tr("Activation kurtosis");
+    case WeightAbsMax: return tr("Weight max |w|");
     }
     return {};
 }
 
 OutlierHeatmap::OutlierHeatmap(QWidget* parent) : QWidget(parent), lo_(kNaN), hi_(kNaN) {
-    auto* title = new QLabel(QStringLiteral("Outlier channels"), this);
+    auto* title = new QLabel(tr("Outlier channels"), this);
     title->setFont(chartTitleFont(font()));
     statBox_ = new QComboBox(this);
     statBox_->setObjectName(QStringLiteral("heatmapStatistic"));
     for (Statistic s : {ActivationAbsMax, ActivationMeanAbs, ActivationKurtosis, WeightAbsMax})
         statBox_->addItem(statisticName(s), int(s));
-    statBox_->setToolTip(QStringLiteral("Per-input-channel statistic of the sensitivity report shown as colour"));
-    hiddenBox_ = new QCheckBox(QStringLiteral("Only layers reading the hidden state"), this);
+    statBox_->setToolTip(tr("Per-input-channel statistic of the sensitivity report shown as colour"));
+    hiddenBox_ = new QCheckBox(tr("Only layers reading the hidden state"), this);
     hiddenBox_->setObjectName(QStringLiteral("heatmapHiddenOnly"));
-    hiddenBox_->setToolTip(QStringLiteral("q, k, v, gate, up (fc1): the linears fed by the normalized residual stream"));
+    hiddenBox_->setToolTip(tr("q, k, v, gate, up (fc1): the linears fed by the normalized residual stream"));
     canvas_ = new HeatmapCanvas(this);
 
     auto* controls = new QHBoxLayout();
@@ -230,13 +231,13 @@ void OutlierHeatmap::rebuild() {
 
     const bool activation = stat_ != WeightAbsMax;
     if (!report_ || report_->layers.empty()) {
-        hint_ = report_ ? QStringLiteral("The sensitivity report has no layers.")
-                        : QStringLiteral("No sensitivity report yet.\nRun Analyse to see the outlier channels (layers × input channels).");
+        hint_ = report_ ? tr("The sensitivity report has no layers.")
+                        : tr("No sensitivity report yet.\nRun Analyse to see the outlier channels (layers × input channels).");
     } else {
         bool anyVectors = false;
         for (const auto& l : report_->layers) anyVectors |= !statVector(l)->empty();
         if (!anyVectors) {
-            hint_ = QStringLiteral("This report has no per-channel vectors (it was analysed with channel vectors off, "
+            hint_ = tr("This report has no per-channel vectors (it was analysed with channel vectors off, "
                                    "e.g. quantscope-cli sensitivity --no-channel-vectors).\n"
                                    "Re-run the analysis with them to see the heatmap.");
         }
@@ -282,11 +283,11 @@ void OutlierHeatmap::rebuild() {
                     if (!kinds.contains(k)) kinds << k;
                 }
             s.rowCount = int(rows_.size()) - s.firstRow;
-            s.title = QStringLiteral("%1 input channels: %2").arg(w).arg(kinds.join(QStringLiteral(", ")));
+            s.title = tr("%1 input channels: %2").arg(w).arg(kinds.join(QStringLiteral(", ")));
             sections_.push_back(s);
         }
         if (rows_.empty())
-            hint_ = QStringLiteral("No layer of this model reads the hidden state directly.");
+            hint_ = tr("No layer of this model reads the hidden state directly.");
 
         double lo = std::numeric_limits<double>::infinity(), hi = -lo;
         for (const Row& r : rows_)
@@ -294,7 +295,7 @@ void OutlierHeatmap::rebuild() {
                 if (hasColour(x)) lo = std::min(lo, double(x)), hi = std::max(hi, double(x));
         if (hi > 0) lo_ = lo, hi_ = hi;
         else if (!rows_.empty())
-            hint_ = QStringLiteral("No positive finite value of %1 in this report: nothing to show on a log scale.")
+            hint_ = tr("No positive finite value of %1 in this report: nothing to show on a log scale.")
                         .arg(statisticName(stat_).toLower());
 
         // Rings on the model's top outlier channels.
@@ -582,10 +583,10 @@ void OutlierHeatmap::paintCanvas(QPainter& p) const {
         const qreal y = canvas_->height() - lh - 2;
         const qreal x0 = sections_.front().map.left();
         p.setPen(text);
-        const QString xTitle = QStringLiteral("Input channel (index)");
+        const QString xTitle = tr("Input channel (index)");
         p.drawText(QRectF(x0, y, fm.horizontalAdvance(xTitle) + 2, lh), Qt::AlignLeft | Qt::AlignVCenter, xTitle);
         qreal x = colorBar_.right();
-        const QString noValue = QStringLiteral("no value / ≤ 0");
+        const QString noValue = tr("no value / ≤ 0");
         const qreal nvW = fm.horizontalAdvance(noValue);
         x -= nvW;
         p.drawText(QRectF(x, y, nvW + 2, lh), Qt::AlignLeft | Qt::AlignVCenter, noValue);
@@ -594,7 +595,7 @@ void OutlierHeatmap::paintCanvas(QPainter& p) const {
         p.setPen(QPen(faint, 0.8));
         p.drawRect(QRectF(x, y + lh / 2 - 5, 10, 10));
         if (!marks_.empty()) {
-            const QString m = QStringLiteral("top %1 activation outliers of the model").arg(report_->topOutliers.size());
+            const QString m = tr("top %1 activation outliers of the model").arg(report_->topOutliers.size());
             const qreal mw = fm.horizontalAdvance(m);
             x -= 14 + mw;
             p.setPen(text);
@@ -658,12 +659,12 @@ QString OutlierHeatmap::toolTipAt(const QPoint& pos) const {
     QStringList names;
     for (const auto* x : R.layers) names << QString::fromStdString(x->name);
     QString t = QStringLiteral("%1  (%2)").arg(R.label, names.join(QStringLiteral(", ")));
-    t += QStringLiteral("\nchannel %1 of %2").arg(ch).arg(R.width);
+    t += tr("\nchannel %1 of %2").arg(ch).arg(R.width);
     if (c1 - c0 > 1 || r1 - r0 > 1)
-        t += QStringLiteral("  (this pixel covers channels %1–%2%3; the largest is shown)")
+        t += tr("  (this pixel covers channels %1–%2%3; the largest is shown)")
                  .arg(c0)
                  .arg(c1 - 1)
-                 .arg(r1 - r0 > 1 ? QStringLiteral(" of %1 rows").arg(r1 - r0) : QString());
+                 .arg(r1 - r0 > 1 ? tr(" of %1 rows").arg(r1 - r0) : QString());
     auto at = [ch](const std::vector<float>& v) { return ch < int(v.size()) ? double(v[ch]) : kNaN; };
     // The layer's median channel = max / outlier score (core's definition of the score).
     auto ratio = [&at](const ChannelStatsReport& s) -> QString {
@@ -671,23 +672,23 @@ QString OutlierHeatmap::toolTipAt(const QPoint& pos) const {
         const double mx = *std::max_element(s.absMax.begin(), s.absMax.end());
         const double median = mx / s.outlierScore;
         if (!(median > 0)) return {};
-        return QStringLiteral("  (%1× the layer's median)").arg(at(s.absMax) / median, 0, 'f', 2);
+        return tr("  (%1× the layer's median)").arg(at(s.absMax) / median, 0, 'f', 2);
     };
     if (!l.activations.absMax.empty())
-        t += QStringLiteral("\nactivation max |x| %1%2\nactivation mean |x| %3\nactivation kurtosis %4")
+        t += tr("\nactivation max |x| %1%2\nactivation mean |x| %3\nactivation kurtosis %4")
                  .arg(fmtValue(at(l.activations.absMax)), ratio(l.activations), fmtValue(at(l.activations.meanAbs)),
                       fmtValue(at(l.activations.kurtosis)));
     else
-        t += QStringLiteral("\nactivations: no per-channel values");
+        t += tr("\nactivations: no per-channel values");
     if (R.layers.size() == 1) {
         if (!l.weights.absMax.empty())
-            t += QStringLiteral("\nweight max |w| %1%2").arg(fmtValue(at(l.weights.absMax)), ratio(l.weights));
+            t += tr("\nweight max |w| %1%2").arg(fmtValue(at(l.weights.absMax)), ratio(l.weights));
     } else {
         QStringList w;
         for (const auto* x : R.layers)
             if (!x->weights.absMax.empty())
                 w << QStringLiteral("%1 %2").arg(QString::fromStdString(x->kind), fmtValue(at(x->weights.absMax)));
-        if (!w.isEmpty()) t += QStringLiteral("\nweight max |w|: ") + w.join(QStringLiteral(", "));
+        if (!w.isEmpty()) t += tr("\nweight max |w|: ") + w.join(QStringLiteral(", "));
     }
     if (report_)
         for (int i = 0; i < int(report_->topOutliers.size()); ++i) {
@@ -695,7 +696,7 @@ QString OutlierHeatmap::toolTipAt(const QPoint& pos) const {
             if (o.channel != ch) continue;
             for (const auto* x : R.layers)
                 if (x->name == o.layer) {
-                    t += QStringLiteral("\ntop outlier #%1 of the model").arg(i + 1);
+                    t += tr("\ntop outlier #%1 of the model").arg(i + 1);
                     i = int(report_->topOutliers.size());
                     break;
                 }

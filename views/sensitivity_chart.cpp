@@ -56,14 +56,14 @@ QString SensitivityChart::layerTip(int row) const {
     if (!model_ || row < 0 || row >= model_->rowCount()) return {};
     const auto s = model_->sensitivity(row);
     const auto e = model_->errorAtFormat(row);
-    QString t = QStringLiteral("%1\nformat %2, %3 bits/weight").arg(QString::fromStdString(model_->row(row).name),
+    QString t = tr("%1\nformat %2, %3 bits/weight").arg(QString::fromStdString(model_->row(row).name),
                                                                    model_->index(row, LayerTableModel::ColFormat).data().toString())
                     .arg(model_->bitsPerWeight(row), 0, 'f', 3);
     if (s && model_->referenceCandidate())
-        t += QStringLiteral("\nsensitivity (%1 at %2): %3").arg(model_->errorMeasureName(),
+        t += tr("\nsensitivity (%1 at %2): %3").arg(model_->errorMeasureName(),
                                                                QString::fromStdString(model_->referenceCandidate()->name()))
                  .arg(*s, 0, 'g', 3);
-    if (e) t += QStringLiteral("\nerror at the current format: %1").arg(*e, 0, 'g', 3);
+    if (e) t += tr("\nerror at the current format: %1").arg(*e, 0, 'g', 3);
     return t;
 }
 
@@ -77,10 +77,10 @@ void SensitivityChart::rebuild() {
     const int n = model_ ? model_->rowCount() : 0;
     const bool haveReport = model_ && model_->report();
     if (!haveReport)
-        c->setTitle(n ? QStringLiteral("Per-layer sensitivity (run Analyse to measure it) and assigned bits per weight")
-                      : QStringLiteral("No model loaded"));
+        c->setTitle(n ? tr("Per-layer sensitivity (run Analyse to measure it) and assigned bits per weight")
+                      : tr("No model loaded"));
     else
-        c->setTitle(QStringLiteral("Per-layer sensitivity (%1 at %2; hover for details) and assigned bits per weight")
+        c->setTitle(tr("Per-layer sensitivity (%1 at %2; hover for details) and assigned bits per weight")
                         .arg(model_->errorMeasureName(),
                              model_->referenceCandidate() ? QString::fromStdString(model_->referenceCandidate()->name()) : QString()));
 
@@ -97,7 +97,7 @@ void SensitivityChart::rebuild() {
     log_ = haveReport && hi > 0 && hi / lo > 100.0;
 
     barSeries_ = new QBarSeries();
-    bars_ = new QBarSet(haveReport ? QStringLiteral("Sensitivity (left axis)") : QStringLiteral("Sensitivity (not measured yet)"));
+    bars_ = new QBarSet(haveReport ? tr("Sensitivity (left axis)") : tr("Sensitivity (not measured yet)"));
     bars_->setColor(QColor(70, 130, 180));
     bars_->setBorderColor(QColor(45, 90, 130));
     for (double v : values_) bars_->append(log_ ? std::max(v, lo) : v);
@@ -110,7 +110,7 @@ void SensitivityChart::rebuild() {
     });
 
     bits_ = new QLineSeries();
-    bits_->setName(QStringLiteral("Weight bits per parameter, incl. scales (right axis)"));
+    bits_->setName(tr("Weight bits per parameter, incl. scales (right axis)"));
     QPen pen(QColor(230, 120, 20));
     pen.setWidthF(2.0);
     bits_->setPen(pen);
@@ -123,13 +123,13 @@ void SensitivityChart::rebuild() {
 
     xAxis_ = new QBarCategoryAxis();
     xAxis_->append(cats.isEmpty() ? QStringList{QStringLiteral("-")} : cats);
-    xAxis_->setTitleText(QStringLiteral("Layer (block.linear, model order)"));
+    xAxis_->setTitleText(tr("Layer (block.linear, model order)"));
     xAxis_->setLabelsAngle(n > 16 ? -90 : 0);
     c->addAxis(xAxis_, Qt::AlignBottom);
     barSeries_->attachAxis(xAxis_);
     bits_->attachAxis(xAxis_);
 
-    const QString yTitle = QStringLiteral("Sensitivity (error ratio%1)").arg(log_ ? QStringLiteral(", log") : QString());
+    const QString yTitle = tr("Sensitivity (error ratio%1)").arg(log_ ? tr(", log") : QString());
     if (log_) {
         yAxis_ = makeDecadeLogAxis(lo, hi);
     } else {
@@ -149,7 +149,7 @@ void SensitivityChart::rebuild() {
     bitsAxis_->setRange(0, 9);
     bitsAxis_->setTickCount(10);
     bitsAxis_->setLabelFormat(QStringLiteral("%d"));
-    bitsAxis_->setTitleText(QStringLiteral("Bits / weight"));
+    bitsAxis_->setTitleText(tr("Bits / weight"));
     bitsAxis_->setLinePenColor(pen.color());
     bitsAxis_->setLabelsColor(QColor(160, 80, 0));
     c->addAxis(bitsAxis_, Qt::AlignRight);

@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <set>
+#include <optional>
 
 #include <QCommandLineParser>
 #include <QCoreApplication>
@@ -17,9 +19,13 @@
 #include <QSaveFile>
 
 #include "calib/calibration.h"
+#include "compute/backend.h"
 #include "compute/threads.h"
+#include "opencl/opencl_backend.h"
 #include "eval/perplexity.h"
 #include "eval/textdata.h"
+#include "export/gguf.h"
+#include "export/gptq_packed.h"
 #include "model/demo.h"
 #include "model/hf_loader.h"
 #include "model/save.h"
@@ -41,19 +47,30 @@ const char* kUsage =
     "commands:\n"
     "  eval      perplexity of a model on a text (GPTQ protocol)\n"
     "            --model PATH|demo [--tokenizer PATH] [--data PATH] [--seqlen N]\n"
-    "            [--max-windows N] [--batch N] [--reference PATH] [--threads N] [--json]\n"
+    "            [--max-windows N] [--batch N] [--reference PATH] [--threads N] [--device cpu|opencl|auto] [--json]\n"
     "  info      the model's configuration and quantizable linears  --model PATH|demo [--json]\n"
     "  tokenize  token ids of a text  --model PATH|demo [--tokenizer PATH] (--data PATH | --text STR) [--json]\n"
     "  quantize  quantize a model (SmoothQuant, AWQ, RTN, GPTQ; integer or MX formats), then evaluate it\n"
     "            --model PATH|demo [--tokenizer PATH] --calib PATH [--nsamples 128] [--seqlen N]\n"
     "            [--seed 0] (--recipe FILE | --method M [--wbits 4] [--group G] [--sym] [--act-order]\n"
     "            [--static-groups] [--damp 0.01] [--wformat int|mxint8|mxint4|mxfp8_e4m3|mxfp8_e5m2|\n"
-    "            mxfp6_e3m2|mxfp6_e2m3|mxfp4] [--aformat none|int8|mxint8|mxfp8_e4m3|...]) [--eval PATH]... [--eval-seqlen N] [--max-windows N]\n"
+    "            mxfp6_e3m2|mxfp6_e2m3|mxfp4|fp16|gguf_q8_0|gguf_q4_0|gguf_q4_1] [--aformat none|int8|mxint8|mxfp8_e4m3|...])\n"
+    "            [--eval PATH]... [--eval-seqlen N] [--max-windows N]\n"
     "            [--smoothquant-alpha 0.5] [--awq-grid 20] [--awq-no-clip] [--awq-tokens 8192]\n"
     "            [--lm-head-format F] [--embed-format F]  (lm_head / embeddings stay float unless given)\n"
-    "            [--compare-fp] [--save DIR] [--json] [--db PATH | --no-db]\n"
-    "            M: steps joined by '+' in the order smoothquant, awq, then rtn|gptq|none (default rtn),\n"
-    "            e.g. rtn, gptq, awq, awq+gptq, smoothquant+gptq, smoothquant+awq+gptq, smoothquant+none\n"
+    "            [--compare-fp] [--save DIR] [--export-gguf FILE [--allow-requantize] [--requantize-to F]]\n"
+    "            [--device cpu|opencl|auto] [--json] [--db PATH | --no-db] [--experiment NAME]\n"
+    "            M: steps joined by '+' in the order smoothquant, awq, then rtn|gptq|boa|mgptq|none (default rtn),\n"
+    "            e.g. rtn, gptq, boa, mgptq, awq, awq+gptq, smoothquant+gptq, smoothquant+awq+gptq, smoothquant+none\n"
+    "            mgptq (MG-PTQ: per group of input columns a width chosen by a graph network, then GPTQ):\n"
+    "            --mgptq-bits B (average bits/weight incl. scales; each layer gets the largest achievable value <= B)\n"
+    "            [--mgptq-choices 2,3,4] [--mgptq-seed 0], group size and symmetry from --group G [--sym] or a\n"
+    "            grouped --wformat such as int2-g64 (its width is not used)\n"
+    "  export    quantize as a recipe says, then write what a serving stack loads, checked against the run\n"
+    "            --model PATH|demo [--tokenizer PATH] (--recipe FILE | --run ID [--db PATH]) --format gguf|gptq\n"
+    "            --out FILE|DIR [--calib PATH] [--nsamples N] [--seqlen N] [--seed S] [--allow-requantize]\n"
+    "            [--requantize-to gguf_q8_0|gguf_q4_0|gguf_q4_1] [--eval PATH]... [--eval-seqlen N] [--max-windows N] [--json]\n"
+    "            (--run: the recipe and calibration set of a logged run; nothing is logged by export)\n"
     "  demo      evaluate the built-in synthetic demo model, or write it to disk with --out DIR\n"
     "  sensitivity  per-layer Hessian spectrum, outlier channels and the error of each candidate format\n"
     "            --model PATH|demo [--tokenizer PATH] --calib PATH [--nsamples 128] [--seqlen N] [--seed 0]\n"
@@ -62,14 +79,32 @@ const char* kUsage =
     "            [--no-channel-vectors] [--out FILE] [--json] [--db PATH | --no-db]\n"
     "  allocate  per-layer formats under an average-bits budget (multiple-choice knapsack) -> a recipe\n"
     "            --report FILE --budget BITS [--choices 2,3,4,8 | FORMATS] [--cost block|predicted|ppl]\n"
-    "            [--method knapsack] [--resolution 20000] [--pareto] --out RECIPE [--json]\n"
+    "            [--method knapsack|mgptq] [--resolution 20000] [--pareto] --out RECIPE [--json]\n"
+    "            --method mgptq: a recipe of MG-PTQ layers  --group G[,G2,...] [--sym] [--choices 2,3,4] [--mgptq-seed 0]\n"
+    "            [--mgptq-targets knapsack|uniform]: per layer a group size and target by the knapsack over the levels\n"
+    "            MG-PTQ reaches on it (costs interpolated from the report's int<b>-g<G>; default), or the budget on every layer\n"
     "  runs      list the runs of the experiment log  [--db PATH] [--model SUBSTR] [--status S] [--json]\n"
     "            or one run with its recipe and results  --show ID [--db PATH] [--json]\n"
     "\n"
     "--model accepts a Hugging Face directory (config.json + model.safetensors or a\n"
-    "sharded index), a .safetensors file, a llama2.c .bin, or 'demo'.\n"
+    "sharded index), a .safetensors file, a llama2.c .bin, a llama-architecture .gguf, or 'demo'.\n"
+    "Weight formats: int<B>[-sym][-g<G>], mxint8, mxint4, mxfp8_e4m3, mxfp8_e5m2, mxfp6_e3m2, mxfp6_e2m3, mxfp4,\n"
+    "fp16, and llama.cpp's gguf_q8_0, gguf_q4_0, gguf_q4_1 (blocks of 32, exactly llama.cpp's grid: rows that are not\n"
+    "a multiple of 32 stay fp16). GGUF export (--export-gguf, export --format gguf) stores gguf_*, mxfp4 and fp16\n"
+    "layers bit for bit; any other quantized format is an error unless --allow-requantize (RTN onto Q8_0, Q4_0 or\n"
+    "Q4_1, or --requantize-to; the added error is reported per tensor). The written file is loaded back and every\n"
+    "tensor compared with the evaluated weights; with --eval its perplexity is reported next to the run's.\n"
+    "GPTQ-packed export (export --format gptq --out DIR: qweight/qzeros/scales/g_idx as vLLM and transformers load\n"
+    "them) needs every linear in one integer format with fp16 scales and 2, 3, 4 or 8 bits, e.g. int4-sym-g128-f16\n"
+    "(--allow-requantize rounds float32 scales to fp16); --model reads such checkpoints back.\n"
     "--data accepts a .jsonl file of {\"text\": ...} rows (joined with \"\\n\\n\") or a UTF-8 text file.\n"
     "--threads N sets the compute threads (default: all cores).\n"
+    "--device (eval, quantize): where the compute operations (Hessians, fake quantization, GPTQ's block update,\n"
+    "the forward GEMMs) run: cpu, opencl (every operation on the OpenCL device where it can) or auto (default:\n"
+    "per operation whichever bench_opencl measured faster on such a device; the CPU path on PoCL). The device is\n"
+    "QUANTSCOPE_OPENCL_DEVICE=platform:device (default the first GPU), =off for the CPU path. Without an OpenCL\n"
+    "platform, or when a kernel fails to build, it says so once on stderr and runs on the CPU path; --json reports\n"
+    "per operation where its calls ran (\"device\").\n"
     "--recipe FILE: a JSON recipe (\"quantscope_recipe\": 1) with defaults and per-layer overrides;\n"
     "its calibration settings are defaults that --nsamples/--seqlen/--seed override.\n"
     "Experiment log: every quantize run is logged in SQLite when it starts and when it ends, in --db PATH,\n"
@@ -130,6 +165,44 @@ JobContext stderrProgress() {
     return ctx;
 }
 
+/// --device cpu|opencl|auto (default auto): the compute backend core calls
+/// through, installed process-wide; the OpenCL backend is created here (app/
+/// links quantscope_opencl), core sees only the interface.
+struct ComputeDevice {
+    QString requested;
+    std::string message;
+    std::shared_ptr<ComputeBackend> backend;
+    /// --json's "device": requested, backend, device, routing, message and per
+    /// operation where its calls ran ("ops").
+    QJsonObject json() const {
+        QJsonObject o = backend->statsJson();
+        o.insert(QStringLiteral("requested"), requested);
+        o.insert(QStringLiteral("message"), QString::fromStdString(message));
+        return o;
+    }
+    /// The experiment log's runs.device: threads, --device and where each operation ran.
+    QString logLine() const {
+        return QStringLiteral("CPU, %1 threads; --device %2: %3")
+            .arg(qs::threads())
+            .arg(requested, QString::fromStdString(backend->describe()));
+    }
+};
+
+ComputeDevice installComputeDevice(const QCommandLineParser& p) {
+    ComputeDevice d;
+    d.requested = p.isSet(QStringLiteral("device")) ? p.value(QStringLiteral("device")).trimmed().toLower()
+                                                     : QStringLiteral("auto");
+    if (d.requested != QLatin1String("cpu") && d.requested != QLatin1String("opencl") && d.requested != QLatin1String("auto"))
+        throw Error(QStringLiteral("--device: expected cpu, opencl or auto, found '%1'").arg(p.value(QStringLiteral("device"))));
+    const ocl::BackendChoice c = ocl::backendForDevice(d.requested.toStdString());
+    d.message = c.message;
+    d.backend = c.backend;
+    // Said once per run: which device, or why the CPU path.
+    std::fprintf(stderr, "%s\n", c.message.c_str());
+    setComputeBackend(d.backend);
+    return d;
+}
+
 int cmdEval(QCommandLineParser& p) {
     const bool json = p.isSet(QStringLiteral("json"));
     // validate the numeric options before the (possibly long) model load
@@ -137,6 +210,7 @@ int cmdEval(QCommandLineParser& p) {
     opt.seqlen = intOption(p, "seqlen", 0, 2);
     opt.maxWindows = intOption(p, "max-windows", 0, 1);
     opt.batch = intOption(p, "batch", 0, 1);
+    const ComputeDevice device = installComputeDevice(p);
     Loaded l = loadWithTokenizer(p.value(QStringLiteral("model")), p.value(QStringLiteral("tokenizer")), true);
     std::string text;
     QString dataLabel;
@@ -168,6 +242,7 @@ int cmdEval(QCommandLineParser& p) {
         o.insert(QStringLiteral("tokenize_seconds"), tokSeconds);
         o.insert(QStringLiteral("threads"), qs::threads());
         o.insert(QStringLiteral("params"), qint64(l.model->numParams()));
+        o.insert(QStringLiteral("device"), device.json());
         printJson(o);
     } else {
         std::printf("perplexity %.4f over %d windows of %d tokens (%lld tokens in the text), %.1f tokens/s\n", res.ppl,
@@ -231,6 +306,23 @@ int cmdTokenize(QCommandLineParser& p) {
     return 0;
 }
 
+/// "2,3,4": distinct bit widths in 2..8, returned ascending.
+std::vector<int> bitWidthList(const QString& list, const char* option) {
+    std::vector<int> out;
+    for (const QString& item : list.split(QLatin1Char(','), Qt::SkipEmptyParts)) {
+        bool ok = false;
+        const int b = item.trimmed().toInt(&ok);
+        if (!ok || b < 2 || b > 8)
+            throw Error(QStringLiteral("--%1: expected bit widths in 2..8 separated by commas (e.g. 2,3,4), found '%2'").arg(QLatin1String(option), item));
+        if (std::find(out.begin(), out.end(), b) != out.end())
+            throw Error(QStringLiteral("--%1: %2 appears twice").arg(QLatin1String(option)).arg(b));
+        out.push_back(b);
+    }
+    if (out.empty()) throw Error(QStringLiteral("--%1: expected at least one bit width (e.g. 2,3,4)").arg(QLatin1String(option)));
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
 double doubleOption(const QCommandLineParser& p, const char* name, double def, double lo, double hi) {
     if (!p.isSet(QLatin1String(name))) return def;
     bool ok = false;
@@ -259,7 +351,8 @@ QuantFormat weightFormatFromOptions(const QCommandLineParser& p) {
     const auto f = QuantFormat::parse(wf.toStdString());  // also full names such as int3-g64 or int4-sym
     if (!f || f->kind == FormatKind::None)
         throw Error(QStringLiteral("--wformat: unknown format '%1'; expected int (with --wbits/--group/--sym), a full integer "
-                                   "format such as int3-g64, or mxint8, mxint4, mxfp8_e4m3, mxfp8_e5m2, mxfp6_e3m2, mxfp6_e2m3, mxfp4").arg(wf));
+                                   "format such as int3-g64, or mxint8, mxint4, mxfp8_e4m3, mxfp8_e5m2, mxfp6_e3m2, mxfp6_e2m3, mxfp4, "
+                                   "fp16, gguf_q8_0, gguf_q4_0, gguf_q4_1").arg(wf));
     return *f;
 }
 
@@ -296,12 +389,14 @@ QString fileSha256(const QString& path) {
 /// ended with its results (finish) or its error (fail).
 class RunLog {
 public:
-    explicit RunLog(const QCommandLineParser& p) {
-        const QString path = runLogPath(p);
+    explicit RunLog(const QCommandLineParser& p, bool enabled = true) {
+        const QString path = enabled ? runLogPath(p) : QString();
         if (!path.isEmpty()) store_ = std::make_unique<ExperimentStore>(path);
+        experiment_ = p.value(QStringLiteral("experiment")).trimmed();
     }
 
-    void begin(const Model& m, const std::string& hash, const QString& calibPath, const CalibOptions& calib, const Recipe& recipe) {
+    void begin(const Model& m, const std::string& hash, const QString& calibPath, const CalibOptions& calib, const Recipe& recipe,
+               const QString& device) {
         if (!store_) return;
         RunStart s;
         const QString modelPath = m.format == QLatin1String("demo") ? m.path : absoluteIfExists(m.path);
@@ -311,20 +406,22 @@ public:
             s.calibrationId = store_->addCalibrationSet(absoluteIfExists(calibPath), calib.nsamples, calib.seqlen, calib.seed,
                                                         fileSha256(calibPath));
         s.recipeId = store_->addRecipe(recipe.toJson());  // the recipe as applied (calibration settings included)
-        s.device = QStringLiteral("CPU, %1 threads").arg(qs::threads());
+        s.device = device;  // the compute device and its per-operation routing; finish() records where calls ran
         QJsonArray argv;
         for (const QString& a : QCoreApplication::arguments()) argv.append(a);
         s.params = QJsonObject{{"command", "quantize"}, {"argv", argv}, {"cwd", QDir::currentPath()}, {"threads", qs::threads()}};
+        if (!experiment_.isEmpty()) s.params.insert(QStringLiteral("experiment"), experiment_);  // the curve it joins in the GUI
         runId_ = store_->beginRun(s);
         std::fprintf(stderr, "experiment log: run %lld in %s\n", (long long)runId_, store_->path().toStdString().c_str());
     }
 
     /// Logs the results of the run's JSON output (eval, layers, timings, avg_bits)
     /// and adds "run_id" and "db" to it.
-    void finish(QJsonObject& out) {
+    void finish(QJsonObject& out, const QString& device) {
         if (!store_ || runId_ == 0) return;
         RunOutcome o;
         o.status = QStringLiteral("finished");
+        o.device = device;
         o.timings = out.value(QStringLiteral("timings")).toObject();
         o.avgBits = out.value(QStringLiteral("avg_bits")).toDouble();
         for (const QJsonValue& v : out.value(QStringLiteral("eval")).toArray()) {
@@ -376,27 +473,62 @@ public:
 
 private:
     std::unique_ptr<ExperimentStore> store_;
+    QString experiment_;
     int64_t runId_ = 0;
     bool ended_ = false;
 };
 
-int cmdQuantize(QCommandLineParser& p, RunLog& runLog) {
+/// `export`: what to write after the quantization.
+struct ExportRequest {
+    QString format;  // "gguf"
+    QString out;
+};
+
+/// --run ID: the logged run whose recipe and calibration set are reused.
+RunRecord loggedRun(const QCommandLineParser& p) {
+    bool ok = false;
+    const qint64 id = p.value(QStringLiteral("run")).toLongLong(&ok);
+    if (!ok || id <= 0) throw Error(QStringLiteral("--run: expected a run id (see quantscope-cli runs), found '%1'").arg(p.value(QStringLiteral("run"))));
+    const QString path = runLogPath(p);
+    if (path.isEmpty()) throw Error(QStringLiteral("--run reads the experiment log; it cannot be combined with --no-db"));
+    ExperimentStore store(path);
+    std::optional<RunRecord> r = store.run(id);
+    if (!r) throw Error(QStringLiteral("%1: there is no run %2").arg(store.path()).arg(id));
+    if (r->recipe.isEmpty()) throw Error(QStringLiteral("%1: run %2 has no recorded recipe").arg(store.path()).arg(id));
+    if (r->status != QLatin1String("finished"))
+        std::fprintf(stderr, "warning: run %lld is '%s', not finished; its recipe is used all the same\n", (long long)id,
+                     r->status.toStdString().c_str());
+    return *r;
+}
+
+QJsonObject exportQuantized(const ExportRequest& ex, const QCommandLineParser& p, const Loaded& l, const QuantizeResult& qr,
+                            const Recipe& recipe, const QStringList& evalPaths, const std::vector<std::string>& evalTexts,
+                            const EvalOptions& eo, const QJsonArray& runEvals);
+
+int cmdQuantize(QCommandLineParser& p, RunLog& runLog, const ExportRequest* exportReq = nullptr) {
     using Clock = std::chrono::steady_clock;
     const auto t0 = Clock::now();
     const bool json = p.isSet(QStringLiteral("json"));
-    // Either a recipe file or the uniform flags; both become one Recipe, checked
-    // before the model is loaded so that a bad recipe fails fast.
-    const QString recipePath = p.value(QStringLiteral("recipe"));
+    // Either a recipe file (or a logged run's recipe) or the uniform flags; both
+    // become one Recipe, checked before the model is loaded so that a bad recipe fails fast.
+    std::optional<RunRecord> fromRun;
+    if (p.isSet(QStringLiteral("run"))) {
+        if (p.isSet(QStringLiteral("recipe"))) throw Error(QStringLiteral("--run and --recipe exclude each other"));
+        fromRun = loggedRun(p);
+    }
+    const bool useRecipe = p.isSet(QStringLiteral("recipe")) || fromRun;
+    const QString recipePath = fromRun ? QStringLiteral("run %1").arg(fromRun->id) : p.value(QStringLiteral("recipe"));
     Recipe recipe;
-    if (p.isSet(QStringLiteral("recipe"))) {
+    if (useRecipe) {
         QStringList both;
         for (const char* k : {"method", "wbits", "group", "sym", "act-order", "static-groups", "damp", "wformat", "aformat",
-                              "smoothquant-alpha", "awq-grid", "awq-no-clip", "awq-tokens", "lm-head-format", "embed-format"})
+                              "smoothquant-alpha", "awq-grid", "awq-no-clip", "awq-tokens", "lm-head-format", "embed-format",
+                              "mgptq-bits", "mgptq-choices", "mgptq-seed"})
             if (p.isSet(QLatin1String(k))) both << QStringLiteral("--") + QLatin1String(k);
         if (!both.isEmpty())
             throw Error(QStringLiteral("--recipe cannot be combined with %1: the recipe says per layer what to do (edit the recipe instead)")
                             .arg(both.join(QStringLiteral(", "))));
-        recipe = Recipe::load(recipePath);
+        recipe = fromRun ? Recipe::parse(QJsonDocument(fromRun->recipe).toJson(), recipePath) : Recipe::load(recipePath);
     } else {
         const QString methodName = p.value(QStringLiteral("method"));
         LayerPlan plan;
@@ -417,7 +549,21 @@ int cmdQuantize(QCommandLineParser& p, RunLog& runLog) {
         plan.gptq.actOrder = p.isSet(QStringLiteral("act-order"));
         plan.gptq.staticGroups = p.isSet(QStringLiteral("static-groups"));
         if (!usesGptq(plan.method) && (plan.gptq.actOrder || plan.gptq.staticGroups || p.isSet(QStringLiteral("damp"))))
-            throw Error(QStringLiteral("--act-order, --static-groups and --damp apply to methods that round with gptq or boa only"));
+            throw Error(QStringLiteral("--act-order, --static-groups and --damp apply to methods that round with gptq, boa or mgptq only"));
+        if (plan.method == QuantMethod::Mgptq) {
+            if (!p.isSet(QStringLiteral("mgptq-bits")))
+                throw Error(QStringLiteral("--method mgptq needs --mgptq-bits B (the average bits per weight, scales and zero points included)"));
+            plan.mgptq.targetBits = doubleOption(p, "mgptq-bits", 0, 1e-9, 32.0);
+            if (p.isSet(QStringLiteral("mgptq-choices"))) plan.mgptq.choices = bitWidthList(p.value(QStringLiteral("mgptq-choices")), "mgptq-choices");
+            plan.mgptq.seed = uint64_t(intOption(p, "mgptq-seed", 0, 0));
+            if (plan.weight.kind != FormatKind::Int || plan.weight.groupSize <= 0)
+                throw Error(QStringLiteral("--method mgptq allocates bits per group of input columns: give --group G (e.g. --group 64) or a "
+                                           "grouped --wformat such as int3-g64 (its group size and symmetry are used, its width is not)"));
+            if (plan.gptq.actOrder && !plan.gptq.staticGroups)
+                throw Error(QStringLiteral("--method mgptq with --act-order needs --static-groups"));
+        } else if (p.isSet(QStringLiteral("mgptq-bits")) || p.isSet(QStringLiteral("mgptq-choices")) || p.isSet(QStringLiteral("mgptq-seed"))) {
+            throw Error(QStringLiteral("--mgptq-bits, --mgptq-choices and --mgptq-seed apply to --method mgptq"));
+        }
         if (p.isSet(QStringLiteral("aformat"))) {
             const QString af = p.value(QStringLiteral("aformat")).toLower();
             const auto f = QuantFormat::parse(af.toStdString());
@@ -452,8 +598,12 @@ int cmdQuantize(QCommandLineParser& p, RunLog& runLog) {
         }
         recipe.setOuterPlans(outer);
     }
+    const ComputeDevice device = installComputeDevice(p);
     Loaded l = loadWithTokenizer(p.value(QStringLiteral("model")), p.value(QStringLiteral("tokenizer")), true);
-    if (p.isSet(QStringLiteral("recipe"))) {
+    if (fromRun && !fromRun->modelHash.isEmpty() && fromRun->modelHash.toStdString() != l.model->contentHash())
+        std::fprintf(stderr, "warning: %s was run on %s (content hash %s), not on this model\n", recipePath.toStdString().c_str(),
+                     fromRun->modelPath.toStdString().c_str(), fromRun->modelHash.left(12).toStdString().c_str());
+    if (useRecipe) {
         for (const QString& w : recipe.unmatchedPatterns(*l.model))
             std::fprintf(stderr, "warning: %s: %s of %s\n", recipePath.toStdString().c_str(), w.toStdString().c_str(),
                          l.model->path.toStdString().c_str());
@@ -462,7 +612,7 @@ int cmdQuantize(QCommandLineParser& p, RunLog& runLog) {
 
     // The recipe's calibration settings are defaults; explicit flags win. The
     // output records the values actually used.
-    const CalibOptions recipeCalib = p.isSet(QStringLiteral("recipe"))
+    const CalibOptions recipeCalib = useRecipe
         ? recipe.calibration(CalibOptions{128, defaultSeqlen(l.model->config), 0})
         : CalibOptions{128, defaultSeqlen(l.model->config), 0};
     CalibOptions calib;
@@ -472,11 +622,19 @@ int cmdQuantize(QCommandLineParser& p, RunLog& runLog) {
     recipe.setCalibration(calib);
     std::vector<int> calibTokens;
     QString calibPath = p.value(QStringLiteral("calib"));
+    if (calibPath.isEmpty() && fromRun && fromRun->calibration && recipe.needsCalibration(*l.model)) {
+        calibPath = fromRun->calibration->path;  // the run's calibration text, checked by its hash
+        if (!QFileInfo::exists(calibPath))
+            throw Error(QStringLiteral("%1 was calibrated on %2, which no longer exists; give --calib").arg(recipePath, calibPath));
+        if (!fromRun->calibration->contentHash.isEmpty() && fileSha256(calibPath) != fromRun->calibration->contentHash)
+            std::fprintf(stderr, "warning: %s changed since %s used it (SHA-256 differs)\n", calibPath.toStdString().c_str(),
+                         recipePath.toStdString().c_str());
+    }
     if (!calibPath.isEmpty()) {
         const std::vector<int> all = l.tokenizer->encodeForModel(loadText(calibPath));
         calibTokens = sampleCalibration(all, calib);
     } else if (recipe.needsCalibration(*l.model)) {
-        throw Error(p.isSet(QStringLiteral("recipe"))
+        throw Error(useRecipe
                         ? QStringLiteral("--calib is required: the recipe plans GPTQ, AWQ or SmoothQuant for some layers (a .jsonl or text file)")
                         : QStringLiteral("--calib is required for --method %1 (a .jsonl or text file)").arg(QString::fromStdString(planMethodName(recipe.defaults()))));
     }
@@ -485,7 +643,7 @@ int cmdQuantize(QCommandLineParser& p, RunLog& runLog) {
     for (const QString& e : evalPaths) evalTexts.push_back(loadText(e));
 
     const std::string hash = l.model->contentHash();
-    runLog.begin(*l.model, hash, calibPath, calib, recipe);
+    runLog.begin(*l.model, hash, calibPath, calib, recipe, device.logLine());
     const QuantizeResult qr = quantizeModel(*l.model, calibTokens, calib, recipe.planFn(), stderrProgress(), recipe.outerPlans());
 
     EvalOptions eo;
@@ -548,10 +706,17 @@ int cmdQuantize(QCommandLineParser& p, RunLog& runLog) {
         saveHfModel(*qr.model, dir, l.tokenizer->sourceFiles, {{QStringLiteral("quantscope_run.json"), run}}, raw);
         out.insert(QStringLiteral("saved"), dir);
     }
-    runLog.finish(out);
+    std::optional<ExportRequest> ex;
+    if (exportReq) ex = *exportReq;
+    else if (p.isSet(QStringLiteral("export-gguf"))) ex = ExportRequest{QStringLiteral("gguf"), p.value(QStringLiteral("export-gguf"))};
+    else if (p.isSet(QStringLiteral("allow-requantize")) || p.isSet(QStringLiteral("requantize-to")))
+        throw Error(QStringLiteral("--allow-requantize and --requantize-to apply to --export-gguf / export"));
+    if (ex) out.insert(QStringLiteral("export"), exportQuantized(*ex, p, l, qr, recipe, evalPaths, evalTexts, eo, evals));
+    out.insert(QStringLiteral("device"), device.json());
+    runLog.finish(out, device.logLine());
     if (json) {
         printJson(out);
-    } else if (p.isSet(QStringLiteral("recipe"))) {
+    } else if (useRecipe) {
         std::printf("recipe %s: %lld weights at %.3f average bits (incl. scales), calibration %.1f s, quantization %.1f s\n",
                     recipePath.toStdString().c_str(), (long long)qr.quantizedParams, qr.avgBits, qr.calibrationSeconds,
                     qr.quantizeSeconds);
@@ -561,6 +726,186 @@ int cmdQuantize(QCommandLineParser& p, RunLog& runLog) {
                     qr.calibrationSeconds, qr.quantizeSeconds);
     }
     return 0;
+}
+
+/// Every tensor of `back` (a written file read back) against the weights `q`
+/// evaluated: (tensors compared, identical, names of the differing ones that were
+/// not re-quantized).
+struct ReadBackCheck {
+    int64_t checked = 0, identical = 0;
+    QJsonArray mismatched;
+};
+ReadBackCheck compareReadBack(const Model& back, const Model& q, const std::set<std::string>& requantized) {
+    ReadBackCheck c;
+    auto check = [&](const std::string& name, const auto& a, const auto& b) {
+        ++c.checked;
+        const bool same = a.rows() == b.rows() && a.cols() == b.cols() && (a.array() == b.array()).all();
+        if (same) ++c.identical;
+        else if (!requantized.count(name)) c.mismatched.append(QString::fromStdString(name));
+    };
+    check(kEmbedTokensName, back.embedOverride ? *back.embedOverride : back.embedTokens.matrix(),
+          q.embedOverride ? *q.embedOverride : q.embedTokens.matrix());
+    check(kLmHeadName, back.lmHead.matrix(), q.lmHeadOverride ? *q.lmHeadOverride : q.lmHead.matrix());
+    for (size_t bi = 0; bi < q.blocks.size(); ++bi) {
+        check(q.blocks[bi].prefix + ".input_layernorm", back.blocks[bi].attnNorm.weightVector(), q.blocks[bi].attnNorm.weightVector());
+        check(q.blocks[bi].prefix + ".post_attention_layernorm", back.blocks[bi].mlpNorm.weightVector(), q.blocks[bi].mlpNorm.weightVector());
+        for (size_t k = 0; k < q.blocks[bi].linears.size(); ++k) {
+            const Linear& a = back.blocks[bi].linears[k];
+            const Linear& b = q.blocks[bi].linears[k];
+            check(b.name, a.weightMatrix(), b.weightMatrix());
+            if (b.bias || b.biasOverride) check(b.name + ".bias", a.biasVector(), b.biasVector());
+        }
+    }
+    check("model.norm", back.finalNorm.weightVector(), q.finalNorm.weightVector());
+    return c;
+}
+
+/// Perplexity of a written model on the eval texts next to the run's.
+QJsonArray evalReadBack(const Model& back, const Tokenizer& tok, const Tokenizer& runTok, const QStringList& evalPaths,
+                        const std::vector<std::string>& evalTexts, const EvalOptions& eo, const QJsonArray& runEvals) {
+    QJsonArray evals;
+    for (size_t i = 0; i < evalTexts.size(); ++i) {
+        const std::vector<int> ids = tok.encodeForModel(evalTexts[i]);
+        const bool sameIds = ids == runTok.encodeForModel(evalTexts[i]);
+        const EvalResult e = evaluatePerplexity(back, ids, eo, stderrProgress());
+        const double runPpl = runEvals.at(qsizetype(i)).toObject().value(QStringLiteral("ppl")).toDouble();
+        evals.append(QJsonObject{{QStringLiteral("data"), evalPaths[qsizetype(i)]},
+                                 {QStringLiteral("ppl"), e.ppl},
+                                 {QStringLiteral("run_ppl"), runPpl},
+                                 {QStringLiteral("ppl_equal"), e.ppl == runPpl},
+                                 {QStringLiteral("same_token_ids"), sameIds},
+                                 {QStringLiteral("windows"), e.windows}});
+    }
+    return evals;
+}
+
+/// GPTQ-packed safetensors: written, read back by QuantScope's loader and compared.
+QJsonObject exportGptqChecked(const ExportRequest& ex, const QCommandLineParser& p, const Loaded& l, const QuantizeResult& qr,
+                              const Recipe& recipe, const QStringList& evalPaths, const std::vector<std::string>& evalTexts,
+                              const EvalOptions& eo, const QJsonArray& runEvals) {
+    if (p.isSet(QStringLiteral("requantize-to"))) throw Error(QStringLiteral("--requantize-to applies to GGUF export"));
+    GptqPackedOptions o;
+    o.allowRequantize = p.isSet(QStringLiteral("allow-requantize"));
+    o.recipe = recipe.toJson();
+    o.ctx = stderrProgress();
+    std::map<QString, QByteArray> raw;
+    if (l.tokenizer->sourceFiles.isEmpty() && !l.demoTokenizer.isEmpty()) raw[QStringLiteral("tokenizer.bin")] = l.demoTokenizer;
+    std::fprintf(stderr, "writing %s ...\n", ex.out.toStdString().c_str());
+    const GptqPackedResult r = exportGptqPacked(*qr.model, qr.layers, ex.out, l.tokenizer->sourceFiles, raw, o);
+    QJsonObject res = r.toJson();
+    const std::shared_ptr<Model> back = loadModel(ex.out);
+    std::set<std::string> requant;
+    for (const auto& x : r.layers)
+        if (x.requantized) requant.insert(x.name);
+    const ReadBackCheck c = compareReadBack(*back, *qr.model, requant);
+    if (!c.mismatched.isEmpty())
+        throw Error(QStringLiteral("%1: read back, these tensors differ from the evaluated weights: %2 (please report this)")
+                        .arg(ex.out, QJsonDocument(c.mismatched).toJson(QJsonDocument::Compact)));
+    res.insert(QStringLiteral("tensors_checked"), qint64(c.checked));
+    res.insert(QStringLiteral("tensors_identical"), qint64(c.identical));
+    const QJsonArray evals = evalReadBack(*back, *l.tokenizer, *l.tokenizer, evalPaths, evalTexts, eo, runEvals);
+    if (!evals.isEmpty()) res.insert(QStringLiteral("eval"), evals);
+    if (!p.isSet(QStringLiteral("json"))) {
+        std::printf("exported %s: GPTQ-packed %d bits, group %d, %s%s; %lld tensors read back and compared (%lld identical)\n",
+                    ex.out.toStdString().c_str(), r.bits, r.groupSize, r.sym ? "sym" : "asym", r.descAct ? ", desc_act" : "",
+                    (long long)c.checked, (long long)c.identical);
+        for (const auto& x : r.layers)
+            if (x.requantized) std::printf("  re-quantized %-40s %-14s relative error %.6g\n", x.name.c_str(), x.format.c_str(), x.relError);
+        for (const QJsonValue& v : evals) {
+            const QJsonObject e = v.toObject();
+            std::printf("  %s: ppl of the checkpoint %.6f, of the run %.6f (%s)\n", e.value(QStringLiteral("data")).toString().toStdString().c_str(),
+                        e.value(QStringLiteral("ppl")).toDouble(), e.value(QStringLiteral("run_ppl")).toDouble(),
+                        e.value(QStringLiteral("ppl_equal")).toBool() ? "equal" : "DIFFERENT");
+        }
+    }
+    return res;
+}
+
+/// Writes the quantized model (GGUF), loads the file back and checks it against
+/// the evaluated weights, tensor by tensor; with eval texts, its perplexity next
+/// to the run's. Returns the "export" JSON (and prints a summary without --json).
+QJsonObject exportQuantized(const ExportRequest& ex, const QCommandLineParser& p, const Loaded& l, const QuantizeResult& qr,
+                            const Recipe& recipe, const QStringList& evalPaths, const std::vector<std::string>& evalTexts,
+                            const EvalOptions& eo, const QJsonArray& runEvals) {
+    const bool json = p.isSet(QStringLiteral("json"));
+    if (ex.out.isEmpty()) throw Error(QStringLiteral("the output path is empty"));
+    if (ex.format == QLatin1String("gptq")) return exportGptqChecked(ex, p, l, qr, recipe, evalPaths, evalTexts, eo, runEvals);
+    if (ex.format != QLatin1String("gguf")) throw Error(QStringLiteral("--format: expected gguf or gptq, found '%1'").arg(ex.format));
+    TokenizerSource src;
+    if (!l.tokenizer->sourceFiles.isEmpty()) {
+        src = tokenizerSourceFromFiles(l.tokenizer->sourceFiles);
+    } else if (!l.demoTokenizer.isEmpty()) {
+        src.kind = TokenizerSource::Kind::Llama2c;
+        src.data = l.demoTokenizer;
+        src.label = QStringLiteral("the demo's tokenizer");
+    }
+    GgufExportOptions o;
+    o.allowRequantize = p.isSet(QStringLiteral("allow-requantize"));
+    if (p.isSet(QStringLiteral("requantize-to"))) {
+        if (!o.allowRequantize) throw Error(QStringLiteral("--requantize-to needs --allow-requantize"));
+        const auto f = QuantFormat::parse(p.value(QStringLiteral("requantize-to")).toLower().toStdString());
+        if (!f || !f->isGguf())
+            throw Error(QStringLiteral("--requantize-to: expected gguf_q8_0, gguf_q4_0 or gguf_q4_1, found '%1'").arg(p.value(QStringLiteral("requantize-to"))));
+        o.requantizeTo = *f;
+    }
+    o.recipe = recipe.toJson();
+    o.ctx = stderrProgress();
+    std::fprintf(stderr, "writing %s ...\n", ex.out.toStdString().c_str());
+    const GgufExportResult r = exportGguf(*qr.model, qr.layers, *l.tokenizer, src, ex.out, o);
+    QJsonObject res = r.toJson();
+
+    // the file read back: every tensor against the weights the run evaluated
+    const std::shared_ptr<Model> back = loadGgufModel(ex.out);
+    std::set<std::string> requant;
+    for (const GgufTensorReport& t : r.tensors)
+        if (t.requantized) requant.insert(t.source);
+    const ReadBackCheck c = compareReadBack(*back, *qr.model, requant);
+    if (!c.mismatched.isEmpty())
+        throw Error(QStringLiteral("%1: read back, these tensors differ from the evaluated weights: %2 (please report this)")
+                        .arg(ex.out, QJsonDocument(c.mismatched).toJson(QJsonDocument::Compact)));
+    const int64_t checked = c.checked, exact = c.identical;
+    res.insert(QStringLiteral("tensors_checked"), qint64(checked));
+    res.insert(QStringLiteral("tensors_identical"), qint64(exact));
+    // perplexity of the file itself, with its own embedded tokenizer
+    QJsonArray evals;
+    if (!evalTexts.empty()) {
+        const std::unique_ptr<Tokenizer> tok = loadGgufTokenizer(ex.out);
+        evals = evalReadBack(*back, *tok, *l.tokenizer, evalPaths, evalTexts, eo, runEvals);
+        res.insert(QStringLiteral("eval"), evals);
+    }
+    if (!json) {
+        std::printf("exported %s: %lld bytes, %s, %lld tensors read back and compared (%lld identical to the evaluated weights)\n",
+                    ex.out.toStdString().c_str(), (long long)r.fileBytes, r.fileType.c_str(), (long long)checked, (long long)exact);
+        for (const GgufTensorReport& t : r.tensors)
+            if (t.requantized)
+                std::printf("  re-quantized %-28s %-10s -> %-5s relative error %.6g\n", t.name.c_str(), t.format.c_str(), t.type.c_str(),
+                            t.relError);
+        for (const std::string& w : r.warnings) std::printf("  warning: %s\n", w.c_str());
+        for (const QJsonValue& v : evals) {
+            const QJsonObject e = v.toObject();
+            std::printf("  %s: ppl of the file %.6f, of the run %.6f (%s)\n", e.value(QStringLiteral("data")).toString().toStdString().c_str(),
+                        e.value(QStringLiteral("ppl")).toDouble(), e.value(QStringLiteral("run_ppl")).toDouble(),
+                        e.value(QStringLiteral("ppl_equal")).toBool() ? "equal" : "DIFFERENT");
+        }
+    }
+    return res;
+}
+
+/// export: the recipe's (or a logged run's) quantization, then the file; not logged.
+int cmdExport(QCommandLineParser& p) {
+    const QString format = p.value(QStringLiteral("format")).toLower();
+    if (format.isEmpty()) throw Error(QStringLiteral("--format is required: gguf or gptq"));
+    if (format != QLatin1String("gguf") && format != QLatin1String("gptq"))
+        throw Error(QStringLiteral("--format: expected gguf or gptq, found '%1'").arg(format));
+    if (!p.isSet(QStringLiteral("out")))
+        throw Error(QStringLiteral("--out is required (the .gguf file, or the directory of the GPTQ-packed checkpoint)"));
+    if (!p.isSet(QStringLiteral("recipe")) && !p.isSet(QStringLiteral("run")))
+        throw Error(QStringLiteral("export needs --recipe FILE or --run ID (the quantization to export)"));
+    for (const char* k : {"save", "export-gguf", "compare-fp", "method"})
+        if (p.isSet(QLatin1String(k))) throw Error(QStringLiteral("export does not take --%1").arg(QLatin1String(k)));
+    RunLog log(p, false);
+    const ExportRequest ex{format, p.value(QStringLiteral("out"))};
+    return cmdQuantize(p, log, &ex);
 }
 
 /// quantize with its experiment-log record: an error or a cancel ends the run as
@@ -760,16 +1105,124 @@ int cmdSensitivity(QCommandLineParser& p) {
     return 0;
 }
 
+/// allocate --method mgptq: a recipe whose layers use MG-PTQ. Per-layer targets from
+/// the knapsack over the levels MG-PTQ reaches exactly on each layer (costs
+/// interpolated from the report's uniform int<b>-g<G>), or the budget on every layer.
+int cmdAllocateMgptq(const QCommandLineParser& p, const QString& reportPath, double budget, const QString& outPath) {
+    for (const char* k : {"pareto"})
+        if (p.isSet(QLatin1String(k))) throw Error(QStringLiteral("--%1 applies to allocate --method knapsack").arg(QLatin1String(k)));
+    if (!p.isSet(QStringLiteral("group")))
+        throw Error(QStringLiteral("allocate --method mgptq needs --group G (or a list G1,G2,...: the knapsack picks one per layer): "
+                                   "MG-PTQ allocates bits per group of G input columns (the report must hold int<b>-g<G> for every "
+                                   "width of --choices)"));
+    std::vector<int> groups;
+    for (const QString& g : p.value(QStringLiteral("group")).split(QLatin1Char(','), Qt::SkipEmptyParts)) {
+        bool ok = false;
+        const int v = g.trimmed().toInt(&ok);
+        if (!ok || v < 1) throw Error(QStringLiteral("--group: expected group sizes >= 1 separated by commas, found '%1'").arg(g));
+        if (std::find(groups.begin(), groups.end(), v) == groups.end()) groups.push_back(v);
+    }
+    if (groups.empty()) throw Error(QStringLiteral("--group: expected a group size"));
+    const std::vector<int> choices = p.isSet(QStringLiteral("choices")) ? bitWidthList(p.value(QStringLiteral("choices")), "choices")
+                                                                       : std::vector<int>{2, 3, 4};
+    const QString targets = p.isSet(QStringLiteral("mgptq-targets")) ? p.value(QStringLiteral("mgptq-targets")).toLower() : QStringLiteral("knapsack");
+    if (targets != QLatin1String("knapsack") && targets != QLatin1String("uniform"))
+        throw Error(QStringLiteral("--mgptq-targets: expected knapsack or uniform, found '%1'").arg(targets));
+    std::vector<QuantFormat> bases;
+    for (int g : groups) {
+        QuantFormat base;
+        base.kind = FormatKind::Int;
+        base.bits = choices.front();
+        base.symmetric = p.isSet(QStringLiteral("sym"));
+        base.groupSize = g;
+        bases.push_back(base);
+    }
+    const QuantFormat& base = bases.front();
+    MgptqOptions m;
+    m.choices = choices;
+    m.targetBits = budget;
+    m.seed = uint64_t(intOption(p, "mgptq-seed", 0, 0));
+    const SensitivityReport rep = SensitivityReport::load(reportPath);
+    std::vector<AllocItem> items;
+    std::optional<Allocation> a;
+    AllocCost cost = AllocCost::Block;
+    QString desc;
+    if (targets == QLatin1String("knapsack")) {
+        bool haveBlock = !rep.layers.empty();
+        for (const LayerSensitivity& ls : rep.layers)
+            for (const CandidateCost& c : ls.candidates) haveBlock = haveBlock && std::isfinite(c.blockError);
+        cost = parseAllocCost(p.isSet(QStringLiteral("cost")) ? p.value(QStringLiteral("cost")) : QLatin1String(haveBlock ? "block" : "predicted"));
+        items = mgptqLevelItems(rep, bases, choices, cost);
+        a = allocateKnapsack(items, budget, intOption(p, "resolution", 20000, 1));
+        desc = QStringLiteral("MG-PTQ at %1 bits/weight, per-layer targets by knapsack (%2 cost) from %3")
+                   .arg(budget).arg(QLatin1String(allocCostName(cost)), QFileInfo(reportPath).fileName());
+    } else {
+        if (p.isSet(QStringLiteral("cost")) || p.isSet(QStringLiteral("resolution")))
+            throw Error(QStringLiteral("--cost and --resolution apply to --mgptq-targets knapsack"));
+        if (bases.size() > 1) throw Error(QStringLiteral("--mgptq-targets uniform takes one --group"));
+        desc = QStringLiteral("MG-PTQ at %1 bits/weight on every layer (report %2)").arg(budget).arg(QFileInfo(reportPath).fileName());
+    }
+    const Recipe recipe = mgptqRecipe(rep, items, a ? &*a : nullptr, base, m, desc);
+    QSaveFile f(outPath);
+    const QByteArray bytes = recipe.toJsonBytes();
+    if (!f.open(QIODevice::WriteOnly) || f.write(bytes) != bytes.size() || !f.commit())
+        throw Error(QStringLiteral("%1: cannot write the recipe: %2").arg(outPath, f.errorString()));
+    // the planned bits: each layer's largest achievable level <= its target
+    QJsonArray layers;
+    double bits = 0, params = 0;
+    for (const LayerSensitivity& l : rep.layers) {
+        const LayerPlan plan = recipe.planFor(l.name);
+        const std::vector<double> lv = mgptqAchievableBits(l.inFeatures, plan.weight, plan.mgptq.choices);
+        double v = lv.front();
+        for (double x : lv)
+            if (x <= plan.mgptq.targetBits * (1 + 1e-12)) v = x;
+        bits += v * double(l.params());
+        params += double(l.params());
+        QJsonObject o{{QStringLiteral("name"), QString::fromStdString(l.name)},
+                      {QStringLiteral("mgptq_bits"), plan.mgptq.targetBits},
+                      {QStringLiteral("bits_per_weight"), v}};
+        if (a) {
+            const size_t i = size_t(&l - rep.layers.data());
+            o.insert(QStringLiteral("interpolated_error"), items[i].choices[size_t(a->choice[i])].error);
+        }
+        layers.append(o);
+    }
+    QJsonObject out{{QStringLiteral("budget"), budget},
+                    {QStringLiteral("method"), QStringLiteral("mgptq")},
+                    {QStringLiteral("targets"), targets},
+                    {QStringLiteral("groups"), p.value(QStringLiteral("group"))},
+                    {QStringLiteral("avg_bits"), bits / params},
+                    {QStringLiteral("recipe"), outPath},
+                    {QStringLiteral("layers"), layers}};
+    if (a) {
+        out.insert(QStringLiteral("cost"), QLatin1String(allocCostName(cost)));
+        out.insert(QStringLiteral("total_error"), a->error);
+    }
+    if (p.isSet(QStringLiteral("json"))) {
+        printJson(out);
+        return 0;
+    }
+    std::printf("MG-PTQ recipe for %zu layers at %.4f bits/weight (budget %.4f, targets: %s, groups of %s, widths", rep.layers.size(),
+                bits / params, budget, targets.toStdString().c_str(), p.value(QStringLiteral("group")).toStdString().c_str());
+    for (int c : choices) std::printf(" %d", c);
+    std::printf("): %s\n", outPath.toStdString().c_str());
+    return 0;
+}
+
 int cmdAllocate(QCommandLineParser& p) {
     const QString reportPath = p.value(QStringLiteral("report"));
     if (reportPath.isEmpty()) throw Error(QStringLiteral("--report FILE is required (written by quantscope-cli sensitivity --out FILE)"));
     if (!p.isSet(QStringLiteral("budget"))) throw Error(QStringLiteral("--budget BITS is required (average bits per weight, scales included)"));
     const double budget = doubleOption(p, "budget", 0, 1e-9, 64.0);
     const QString method = p.value(QStringLiteral("method")).toLower();
-    if (!method.isEmpty() && method != QLatin1String("knapsack"))
-        throw Error(QStringLiteral("--method: unknown allocator '%1'; available: knapsack").arg(method));
+    if (!method.isEmpty() && method != QLatin1String("knapsack") && method != QLatin1String("mgptq"))
+        throw Error(QStringLiteral("--method: unknown allocator '%1'; available: knapsack, mgptq").arg(method));
     const QString outPath = p.value(QStringLiteral("out"));
     if (outPath.isEmpty()) throw Error(QStringLiteral("--out RECIPE is required (the recipe to write)"));
+    if (method == QLatin1String("mgptq")) return cmdAllocateMgptq(p, reportPath, budget, outPath);
+    for (const char* k : {"group", "sym", "mgptq-seed", "mgptq-targets"})
+        if (p.isSet(QLatin1String(k)))
+            throw Error(QStringLiteral("--%1 applies to allocate --method mgptq").arg(QLatin1String(k)));
     const SensitivityReport rep = SensitivityReport::load(reportPath);
     // --choices: bit widths select every integer candidate of the report with that
     // width (any group size); format names select exactly that candidate
@@ -865,6 +1318,7 @@ int main(int argc, char** argv) {
         {QStringLiteral("batch"), QStringLiteral("windows per forward batch"), QStringLiteral("N")},
         {QStringLiteral("reference"), QStringLiteral("reference model for KL divergence"), QStringLiteral("PATH")},
         {QStringLiteral("threads"), QStringLiteral("compute threads"), QStringLiteral("N")},
+        {QStringLiteral("device"), QStringLiteral("compute device: cpu, opencl or auto (default)"), QStringLiteral("D")},
         {QStringLiteral("out"), QStringLiteral("output directory"), QStringLiteral("DIR")},
         {QStringLiteral("calib"), QStringLiteral("calibration text or .jsonl"), QStringLiteral("PATH")},
         {QStringLiteral("nsamples"), QStringLiteral("calibration windows"), QStringLiteral("N")},
@@ -888,6 +1342,10 @@ int main(int argc, char** argv) {
         {QStringLiteral("report"), QStringLiteral("allocate: the sensitivity report"), QStringLiteral("FILE")},
         {QStringLiteral("budget"), QStringLiteral("allocate: average bits per weight"), QStringLiteral("BITS")},
         {QStringLiteral("choices"), QStringLiteral("allocate: allowed bit widths or formats"), QStringLiteral("LIST")},
+        {QStringLiteral("mgptq-bits"), QStringLiteral("MG-PTQ: average bits per weight of each layer (scales included)"), QStringLiteral("B")},
+        {QStringLiteral("mgptq-choices"), QStringLiteral("MG-PTQ: candidate widths per column group (default 2,3,4)"), QStringLiteral("LIST")},
+        {QStringLiteral("mgptq-seed"), QStringLiteral("MG-PTQ: seed of the graph network (default 0)"), QStringLiteral("S")},
+        {QStringLiteral("mgptq-targets"), QStringLiteral("allocate --method mgptq: knapsack or uniform per-layer targets"), QStringLiteral("T")},
         {QStringLiteral("cost"), QStringLiteral("allocate: predicted, block or ppl"), QStringLiteral("C")},
         {QStringLiteral("resolution"), QStringLiteral("allocate: budget units of the knapsack"), QStringLiteral("N")},
         {QStringLiteral("pareto"), QStringLiteral("allocate: include the error-vs-bits Pareto frontier")},
@@ -898,9 +1356,16 @@ int main(int argc, char** argv) {
         {QStringLiteral("eval-seqlen"), QStringLiteral("evaluation window length"), QStringLiteral("N")},
         {QStringLiteral("compare-fp"), QStringLiteral("also evaluate the unquantized model: fp ppl and KL")},
         {QStringLiteral("save"), QStringLiteral("write the fake-quantized model as a HF directory"), QStringLiteral("DIR")},
+        {QStringLiteral("export-gguf"), QStringLiteral("quantize: also write the quantized model as GGUF"), QStringLiteral("FILE")},
+        {QStringLiteral("format"), QStringLiteral("export: gguf or gptq"), QStringLiteral("F")},
+        {QStringLiteral("run"), QStringLiteral("export/quantize: the recipe and calibration set of a logged run"), QStringLiteral("ID")},
+        {QStringLiteral("allow-requantize"), QStringLiteral("export: re-quantize layers without an exact GGUF type (RTN)")},
+        {QStringLiteral("requantize-to"), QStringLiteral("export: the GGUF format re-quantized layers go to"), QStringLiteral("F")},
         {QStringLiteral("json"), QStringLiteral("print one JSON object on stdout")},
         {QStringLiteral("db"), QStringLiteral("experiment log (SQLite) to record the run in / to list"), QStringLiteral("PATH")},
         {QStringLiteral("no-db"), QStringLiteral("do not log the run")},
+        {QStringLiteral("experiment"), QStringLiteral("quantize: the experiment (curve) the logged run belongs to in the GUI's perplexity chart"),
+         QStringLiteral("NAME")},
         {QStringLiteral("show"), QStringLiteral("runs: show one run with its recipe and results"), QStringLiteral("ID")},
         {QStringLiteral("status"), QStringLiteral("runs: only runs with this status"), QStringLiteral("S")},
     });
@@ -920,6 +1385,7 @@ int main(int argc, char** argv) {
         if (cmd == QLatin1String("tokenize")) return cmdTokenize(p);
         if (cmd == QLatin1String("demo")) return cmdDemo(p);
         if (cmd == QLatin1String("quantize")) return cmdQuantizeLogged(p);
+        if (cmd == QLatin1String("export")) return cmdExport(p);
         if (cmd == QLatin1String("runs")) return cmdRuns(p);
         if (cmd == QLatin1String("sensitivity")) return cmdSensitivity(p);
         if (cmd == QLatin1String("allocate")) return cmdAllocate(p);

@@ -7,6 +7,7 @@
 #include <QCommandLineParser>
 #include <QImage>
 
+#include "i18n.h"
 #include "main_window.h"
 
 int main(int argc, char** argv) {
@@ -21,18 +22,24 @@ int main(int argc, char** argv) {
     p.addVersionOption();
     p.addOptions({
         {QStringLiteral("screenshot"),
-         QStringLiteral("Open the demo model, analyse it, auto-assign at --budget bits, render the window at --size to FILE "
-                        "(PNG) and exit."),
+         QStringLiteral("Open the demo model, analyse it, auto-assign at --budget bits, compare two experiments (an auto-assign "
+                        "sweep and uniform GPTQ), render the window at --size to FILE (PNG) and exit."),
          QStringLiteral("FILE")},
         {QStringLiteral("demo"), QStringLiteral("Open the built-in demo model (the default without MODEL).")},
         {QStringLiteral("budget"), QStringLiteral("--screenshot: the auto-assign budget in bits/weight (default 3.0)."),
          QStringLiteral("BITS"), QStringLiteral("3.0")},
         {QStringLiteral("size"), QStringLiteral("--screenshot: the window size (default 1280x800)."), QStringLiteral("WxH"),
          QStringLiteral("1280x800")},
+        {QStringLiteral("tab"), QStringLiteral("--screenshot: the tab under the layer table: sensitivity (default), outliers or errors."),
+         QStringLiteral("TAB"), QStringLiteral("sensitivity")},
+        {QStringLiteral("lang"),
+         QStringLiteral("The UI language: de, zh_CN or en (default: $QUANTSCOPE_LANG, else the system locale, e.g. LANG=de_DE.UTF-8)."),
+         QStringLiteral("LANG")},
     });
     p.addPositionalArgument(QStringLiteral("model"), QStringLiteral("A model to open: HF directory, .safetensors or llama2.c .bin."),
                             QStringLiteral("[MODEL]"));
     p.process(app);
+    qs::gui::installTranslations(qs::gui::uiLanguage(p.value(QStringLiteral("lang"))));
     const QStringList pos = p.positionalArguments();
     if (pos.size() > 1 || (!pos.isEmpty() && p.isSet(QStringLiteral("demo")))) {
         std::fprintf(stderr, "quantscope: give one MODEL or --demo\n");
@@ -56,8 +63,14 @@ int main(int argc, char** argv) {
             std::fprintf(stderr, "quantscope: --size: expected WxH (e.g. 1280x800), found '%s'\n", qPrintable(p.value(QStringLiteral("size"))));
             return 2;
         }
+        const QStringList tabs{QStringLiteral("sensitivity"), QStringLiteral("outliers"), QStringLiteral("errors")};
+        const int tab = int(tabs.indexOf(p.value(QStringLiteral("tab")).toLower()));
+        if (tab < 0) {
+            std::fprintf(stderr, "quantscope: --tab: expected sensitivity, outliers or errors, found '%s'\n", qPrintable(p.value(QStringLiteral("tab"))));
+            return 2;
+        }
         QString error;
-        const QImage img = qs::gui::renderDemoScreenshot(qs::gui::MainWindowOptions{}, QSize(w, h), budget, &error);
+        const QImage img = qs::gui::renderDemoScreenshot(qs::gui::MainWindowOptions{}, QSize(w, h), budget, &error, tab);
         if (img.isNull()) {
             std::fprintf(stderr, "quantscope: screenshot failed: %s\n", qPrintable(error));
             return 1;

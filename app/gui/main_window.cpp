@@ -6,6 +6,7 @@
 
 #include <QAction>
 #include <QApplication>
+#include <QClipboard>
 #include <QComboBox>
 #include <QCoreApplication>
 #include <QDoubleSpinBox>
@@ -35,6 +36,7 @@
 #include <QTableView>
 #include <QTemporaryDir>
 #include <QTabWidget>
+#include <QThread>
 #include <QTimer>
 #include <QToolBar>
 #include <QUndoStack>
@@ -43,7 +45,13 @@
 
 #include "alloc/allocate.h"
 #include "bits_delegate.h"
+#include "compute/backend.h"
+#include "compute/threads.h"
+#include "opencl/clwrap.h"
+#include "opencl/opencl_backend.h"
 #include "history_view.h"
+#include "layer_error_chart.h"
+#include "outlier_heatmap.h"
 #include "job_panel.h"
 #include "perplexity_chart.h"
 #include "store/results.h"
@@ -82,7 +90,10 @@ bool reportHasBlockErrors(const SensitivityReport& r) {
 MainWindow::MainWindow(const MainWindowOptions& opt, QWidget* parent) : QMainWindow(parent), opt_(opt) {
     setWindowTitle(QStringLiteral("QuantScope"));
     setAcceptDrops(true);
+    if (opt_.persistentSettings) settings_ = AppSettings::load();
     buildUi();
+    updateRecentMenu();
+    applyComputeSettings();
     connect(&loadWatcher_, &QFutureWatcher<LoadOutcome>::finished, this, &MainWindow::onLoaded);
     connect(&analysisWatcher_, &QFutureWatcher<AnalysisOutcome>::finished, this, &MainWindow::onAnalysed);
     openStore();
@@ -108,48 +119,56 @@ void MainWindow::buildUi() {
     proxy_->setSourceModel(table_);
 
     // --- actions and menus
-    openAct_ = new QAction(QStringLiteral("&Open model file…"), this);
+    openAct_ = new QAction(tr("&Open model file…"), this);
     openAct_->setShortcut(QKeySequence::Open);
-    openAct_->setToolTip(QStringLiteral("Open a .safetensors file (config.json beside it) or a llama2.c .bin"));
-    openDirAct_ = new QAction(QStringLiteral("Open model &directory…"), this);
-    openDirAct_->setToolTip(QStringLiteral("Open a Hugging Face model directory (config.json + model.safetensors)"));
-    demoAct_ = new QAction(QStringLiteral("Open &demo model"), this);
-    demoAct_->setToolTip(QStringLiteral("The built-in synthetic LLaMA-architecture model (no download)"));
-    openDirAct_->setIconText(QStringLiteral("Open model…"));
-    demoAct_->setIconText(QStringLiteral("Demo model"));
-    analyseAct_ = new QAction(QStringLiteral("&Analyse"), this);
-    analyseAct_->setToolTip(QStringLiteral("Per-layer sensitivity and outlier analysis on calibration text (background job)"));
-    cancelAct_ = new QAction(QStringLiteral("&Cancel analysis"), this);
-    autoAct_ = new QAction(QStringLiteral("A&uto-assign"), this);
-    autoAct_->setToolTip(QStringLiteral("Choose a format per layer minimising the total error within the budget "
+    openAct_->setToolTip(tr("Open a .safetensors file (config.json beside it) or a llama2.c .bin"));
+    openDirAct_ = new QAction(tr("Open model &directory…"), this);
+    openDirAct_->setToolTip(tr("Open a Hugging Face model directory (config.json + model.safetensors)"));
+    demoAct_ = new QAction(tr("Open &demo model"), this);
+    demoAct_->setToolTip(tr("The built-in synthetic LLaMA-architecture model (no download)"));
+    openDirAct_->setIconText(tr("Open model…"));
+    demoAct_->setIconText(tr("Demo model"));
+    analyseAct_ = new QAction(tr("&Analyse"), this);
+    analyseAct_->setToolTip(tr("Per-layer sensitivity and outlier analysis on calibration text (background job)"));
+    cancelAct_ = new QAction(tr("&Cancel loading / analysis"), this);
+    autoAct_ = new QAction(tr("A&uto-assign"), this);
+    autoAct_->setToolTip(tr("Choose a format per layer minimising the total error within the budget "
                                         "(exact multiple-choice knapsack over the analysis' candidates); one undo step"));
     runAct_ = new QAction(tr("&Run"), this);
     runAct_->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_R));
     runAct_->setToolTip(tr("Quantize the model with the table's recipe and measure its perplexity (background; runs queue up)"));
-    importAct_ = new QAction(QStringLiteral("&Import recipe…"), this);
-    exportAct_ = new QAction(QStringLiteral("&Export recipe…"), this);
-    QAction* undoAct = table_->undoStack()->createUndoAction(this, QStringLiteral("&Undo"));
+    importAct_ = new QAction(tr("&Import recipe…"), this);
+    exportAct_ = new QAction(tr("&Export recipe…"), this);
+    QAction* undoAct = table_->undoStack()->createUndoAction(this, tr("&Undo"));
     undoAct->setShortcut(QKeySequence::Undo);
-    QAction* redoAct = table_->undoStack()->createRedoAction(this, QStringLiteral("&Redo"));
+    QAction* redoAct = table_->undoStack()->createRedoAction(this, tr("&Redo"));
     redoAct->setShortcut(QKeySequence::Redo);
-    undoAct->setIconText(QStringLiteral("Undo"));  // the toolbar keeps short labels; the menu names the step
-    redoAct->setIconText(QStringLiteral("Redo"));
-    auto* quitAct = new QAction(QStringLiteral("&Quit"), this);
+    undoAct->setIconText(tr("Undo"));  // the toolbar keeps short labels; the menu names the step
+    redoAct->setIconText(tr("Redo"));
+    auto* quitAct = new QAction(tr("&Quit"), this);
     quitAct->setShortcut(QKeySequence::Quit);
 
-    QMenu* file = menuBar()->addMenu(QStringLiteral("&File"));
+    QMenu* file = menuBar()->addMenu(tr("&File"));
     file->addAction(openDirAct_);
     file->addAction(openAct_);
     file->addAction(demoAct_);
+    recentMenu_ = file->addMenu(tr("Open &recent"));
     file->addSeparator();
     file->addAction(importAct_);
     file->addAction(exportAct_);
     file->addSeparator();
     file->addAction(quitAct);
-    QMenu* edit = menuBar()->addMenu(QStringLiteral("&Edit"));
+    QMenu* edit = menuBar()->addMenu(tr("&Edit"));
     edit->addAction(undoAct);
     edit->addAction(redoAct);
-    QMenu* analysis = menuBar()->addMenu(QStringLiteral("&Analysis"));
+    edit->addSeparator();
+    copyAct_ = edit->addAction(tr("&Copy recipe"), this, &MainWindow::copyRecipe);
+    copyAct_->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_C));
+    copyAct_->setToolTip(tr("Copy the table's recipe (JSON) to the clipboard"));
+    edit->addSeparator();
+    QAction* prefs = edit->addAction(tr("&Settings…"), this, &MainWindow::editSettings);
+    prefs->setMenuRole(QAction::PreferencesRole);
+    QMenu* analysis = menuBar()->addMenu(tr("&Analysis"));
     analysis->addAction(analyseAct_);
     analysis->addAction(cancelAct_);
     analysis->addAction(autoAct_);
@@ -157,10 +176,10 @@ void MainWindow::buildUi() {
     runMenu->addAction(runAct_);
     runMenu->addAction(tr("Cancel &all runs"), this, [this] { runs_->cancelAll(); });
     runMenu->addAction(tr("Re&fresh history"), this, &MainWindow::refreshHistory);
-    QMenu* help = menuBar()->addMenu(QStringLiteral("&Help"));
-    help->addAction(QStringLiteral("&About QuantScope"), this, [this] {
-        QMessageBox::about(this, QStringLiteral("About QuantScope"),
-                           QStringLiteral("QuantScope %1\nA workbench for post-training quantization of LLMs.")
+    QMenu* help = menuBar()->addMenu(tr("&Help"));
+    help->addAction(tr("&About QuantScope"), this, [this] {
+        QMessageBox::about(this, tr("About QuantScope"),
+                           tr("QuantScope %1\nA workbench for post-training quantization of LLMs.")
                                .arg(QCoreApplication::applicationVersion()));
     });
 
@@ -173,49 +192,49 @@ void MainWindow::buildUi() {
     connect(runAct_, &QAction::triggered, this, &MainWindow::runCurrent);
     connect(quitAct, &QAction::triggered, this, &QWidget::close);
     connect(importAct_, &QAction::triggered, this, [this] {
-        const QString p = QFileDialog::getOpenFileName(this, QStringLiteral("Import recipe"), lastDir_,
-                                                       QStringLiteral("Recipes (*.json);;All files (*)"));
+        const QString p = QFileDialog::getOpenFileName(this, tr("Import recipe"), lastDir_,
+                                                       tr("Recipes (*.json);;All files (*)"));
         if (p.isEmpty()) return;
         lastDir_ = QFileInfo(p).absolutePath();
         importRecipe(p);
     });
     connect(exportAct_, &QAction::triggered, this, [this] {
-        const QString p = QFileDialog::getSaveFileName(this, QStringLiteral("Export recipe"),
+        const QString p = QFileDialog::getSaveFileName(this, tr("Export recipe"),
                                                        lastDir_.isEmpty() ? QStringLiteral("recipe.json") : lastDir_ + QStringLiteral("/recipe.json"),
-                                                       QStringLiteral("Recipes (*.json);;All files (*)"));
+                                                       tr("Recipes (*.json);;All files (*)"));
         if (p.isEmpty()) return;
         lastDir_ = QFileInfo(p).absolutePath();
         exportRecipe(p);
     });
 
     // --- toolbar: the workflow left to right
-    QToolBar* tb = addToolBar(QStringLiteral("Main"));
+    QToolBar* tb = addToolBar(tr("Main"));
     tb->setMovable(false);
     tb->setToolButtonStyle(Qt::ToolButtonTextOnly);
     tb->addAction(openDirAct_);
     tb->addAction(demoAct_);
     tb->addSeparator();
-    tb->addWidget(new QLabel(QStringLiteral(" Calibration: "), this));
+    tb->addWidget(new QLabel(tr(" Calibration: "), this));
     nsamples_ = new QSpinBox(this);
     nsamples_->setRange(1, 4096);
-    nsamples_->setToolTip(QStringLiteral("Calibration windows drawn from the text (seeded)"));
+    nsamples_->setToolTip(tr("Calibration windows drawn from the text (seeded)"));
     tb->addWidget(nsamples_);
     tb->addWidget(new QLabel(QStringLiteral(" × "), this));
     seqlen_ = new QSpinBox(this);
     seqlen_->setRange(8, 1 << 20);
-    seqlen_->setSuffix(QStringLiteral(" tokens"));
-    seqlen_->setToolTip(QStringLiteral("Tokens per calibration window"));
+    seqlen_->setSuffix(tr(" tokens"));
+    seqlen_->setToolTip(tr("Tokens per calibration window"));
     tb->addWidget(seqlen_);
     tb->addAction(analyseAct_);
     tb->addSeparator();
-    tb->addWidget(new QLabel(QStringLiteral(" Budget: "), this));
+    tb->addWidget(new QLabel(tr(" Budget: "), this));
     budget_ = new QDoubleSpinBox(this);
     budget_->setRange(2.0, 16.0);
     budget_->setDecimals(2);
     budget_->setSingleStep(0.25);
     budget_->setValue(3.0);
-    budget_->setSuffix(QStringLiteral(" bits"));
-    budget_->setToolTip(QStringLiteral("Average bits per weight over the quantizable linears, scales and zero points included"));
+    budget_->setSuffix(tr(" bits"));
+    budget_->setToolTip(tr("Average bits per weight over the quantizable linears, scales and zero points included"));
     tb->addWidget(budget_);
     tb->addAction(autoAct_);
     tb->addAction(runAct_);
@@ -233,14 +252,14 @@ void MainWindow::buildUi() {
     v->setSpacing(4);
 
     auto* top = new QHBoxLayout();
-    modelLabel_ = new QLabel(QStringLiteral("No model"), this);
+    modelLabel_ = new QLabel(tr("No model"), this);
     modelLabel_->setTextInteractionFlags(Qt::TextSelectableByMouse);
     modelLabel_->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);  // clipped, never pushes the totals out
     totalsLabel_ = new QLabel(this);
     QFont bold = totalsLabel_->font();
     bold.setBold(true);
     totalsLabel_->setFont(bold);
-    totalsLabel_->setToolTip(QStringLiteral(
+    totalsLabel_->setToolTip(tr(
         "Average bits per weight: parameter-weighted over the quantizable linears, scales and zero points included "
         "(float rows count as fp16).\nModel size (MB = 10^6 bytes): the linears at their bits plus every other tensor "
         "(embeddings, lm_head, norms, biases) at fp16."));
@@ -249,24 +268,24 @@ void MainWindow::buildUi() {
     v->addLayout(top);
 
     auto* row = new QHBoxLayout();
-    row->addWidget(new QLabel(QStringLiteral("Filter:"), this));
+    row->addWidget(new QLabel(tr("Filter:"), this));
     filter_ = new QLineEdit(this);
-    filter_->setPlaceholderText(QStringLiteral("layer name, e.g. mlp or layers.1*.q_proj"));
+    filter_->setPlaceholderText(tr("layer name, e.g. mlp or layers.1*.q_proj"));
     filter_->setClearButtonEnabled(true);
     filter_->setMinimumWidth(200);
     row->addWidget(filter_);
     row->addSpacing(16);
-    row->addWidget(new QLabel(QStringLiteral("Selected rows:"), this));
+    row->addWidget(new QLabel(tr("Selected rows:"), this));
     formatCombo_ = new QComboBox(this);
     formatCombo_->setObjectName(QStringLiteral("formatCombo"));
     for (const QuantFormat& f : views::selectableFormats()) formatCombo_->addItem(QString::fromStdString(f.name()));
     formatCombo_->setCurrentText(QStringLiteral("int4-g128"));
-    formatCombo_->setToolTip(QStringLiteral("Weight format to set on every selected row"));
+    formatCombo_->setToolTip(tr("Weight format to set on every selected row"));
     row->addWidget(formatCombo_);
-    applyButton_ = new QPushButton(QStringLiteral("Set format"), this);
-    applyButton_->setToolTip(QStringLiteral("Set the format on all selected rows (one undo step)"));
+    applyButton_ = new QPushButton(tr("Set format"), this);
+    applyButton_->setToolTip(tr("Set the format on all selected rows (one undo step)"));
     row->addWidget(applyButton_);
-    auto* hint = new QLabel(QStringLiteral("Double-click a weight format to change its bits; click a header to sort."), this);
+    auto* hint = new QLabel(tr("Double-click a weight format to change its bits; click a header to sort."), this);
     hint->setStyleSheet(QStringLiteral("color: palette(mid);"));
     hint->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);  // clipped on narrow windows, never widens them
     row->addWidget(hint, 1);
@@ -297,6 +316,10 @@ void MainWindow::buildUi() {
     chart_->setTableModel(table_);
     lowerTabs_ = new QTabWidget(this);
     lowerTabs_->addTab(chart_, tr("Sensitivity"));
+    heatmap_ = new views::OutlierHeatmap(this);
+    lowerTabs_->addTab(heatmap_, tr("Outlier channels"));
+    errorChart_ = new views::LayerErrorChart(this);
+    lowerTabs_->addTab(errorChart_, tr("Per-layer error of runs"));
 
     auto* leftSplit = new QSplitter(Qt::Vertical, this);
     leftSplit->addWidget(view_);
@@ -349,6 +372,7 @@ void MainWindow::buildUi() {
     connect(history_, &views::HistoryView::refreshRequested, this, &MainWindow::refreshHistory);
     connect(history_, &views::HistoryView::openRecipeRequested, this, &MainWindow::openRunRecipe);
     connect(history_, &views::HistoryView::compareChanged, this, &MainWindow::updateCurves);
+    connect(history_, &views::HistoryView::selectionChanged, this, &MainWindow::showRunErrors);
 
     // --- status bar: messages, progress, cancel
     progressLabel_ = new QLabel(this);
@@ -356,8 +380,8 @@ void MainWindow::buildUi() {
     progress_->setRange(0, 1000);
     progress_->setFixedWidth(220);
     progress_->setTextVisible(true);
-    cancelButton_ = new QPushButton(QStringLiteral("Cancel"), this);
-    cancelButton_->setToolTip(QStringLiteral("Cancel the running analysis"));
+    cancelButton_ = new QPushButton(tr("Cancel"), this);
+    cancelButton_->setToolTip(tr("Cancel the running analysis"));
     statusBar()->addWidget(progressLabel_, 1);
     statusBar()->addPermanentWidget(progress_);
     statusBar()->addPermanentWidget(cancelButton_);
@@ -371,6 +395,16 @@ void MainWindow::buildUi() {
     connect(table_, &LayerTableModel::totalsChanged, this, &MainWindow::updateTotals);
     connect(table_, &LayerTableModel::reportChanged, this, &MainWindow::updateActions);
     updateTotals(table_->averageBits(), table_->sizeMB());
+
+    // CJK-style accelerators of the translations ("分析(&A)"): toolbar buttons and tooltips
+    // show "分析", not Qt's derived "分析(A)" (explicit icon texts and tooltips are kept)
+    static const QRegularExpression cjkAccel(QStringLiteral("\\(&\\w\\)")), derived(QStringLiteral("\\(\\w\\)"));
+    for (QAction* a : findChildren<QAction*>()) {
+        if (!a->text().contains(cjkAccel)) continue;
+        const QString bare = QString(a->text()).remove(cjkAccel).remove(QStringLiteral("…")).trimmed();
+        if (a->iconText().contains(derived)) a->setIconText(bare);
+        if (a->toolTip().contains(derived)) a->setToolTip(bare);
+    }
 }
 
 // ----------------------------------------------------------------------------
@@ -390,7 +424,8 @@ void MainWindow::setJob(Job j, const QString& message) {
             progress_->setRange(0, 1000);
             progress_->setValue(0);
         }
-        cancelButton_->setVisible(j == Job::Analysing);
+        cancelButton_->setVisible(true);
+        cancelButton_->setToolTip(j == Job::Loading ? tr("Stop waiting for the model: it is not opened") : tr("Cancel the running analysis"));
     }
     updateActions();
 }
@@ -402,11 +437,12 @@ void MainWindow::updateActions() {
     openDirAct_->setEnabled(idle);
     demoAct_->setEnabled(idle);
     analyseAct_->setEnabled(idle && haveModel);
-    cancelAct_->setEnabled(job_ == Job::Analysing);
+    cancelAct_->setEnabled(job_ != Job::None);
     autoAct_->setEnabled(haveModel && table_->report() && job_ != Job::Loading);
     budget_->setEnabled(autoAct_->isEnabled());
     importAct_->setEnabled(haveModel && job_ != Job::Loading);
     exportAct_->setEnabled(haveModel && job_ != Job::Loading);
+    copyAct_->setEnabled(exportAct_->isEnabled());
     runAct_->setEnabled(haveModel && job_ != Job::Loading);
     if (runButton_) runButton_->setEnabled(runAct_->isEnabled());
     if (sweepButton_) sweepButton_->setEnabled(runAct_->isEnabled());
@@ -417,10 +453,10 @@ void MainWindow::updateActions() {
 
 void MainWindow::updateTotals(double avgBits, double sizeMB) {
     if (table_->rowCount() == 0) {
-        totalsLabel_->setText(QStringLiteral("no layers"));
+        totalsLabel_->setText(tr("no layers"));
         return;
     }
-    totalsLabel_->setText(QStringLiteral("Average %1 bits/weight  ·  model %2 MB (fp16: %3 MB)")
+    totalsLabel_->setText(tr("Average %1 bits/weight  ·  model %2 MB (fp16: %3 MB)")
                               .arg(avgBits, 0, 'f', 3)
                               .arg(sizeMB, 0, 'f', 2)
                               .arg(table_->fp16SizeMB(), 0, 'f', 2));
@@ -445,7 +481,7 @@ void MainWindow::showError(const QString& title, const QString& message) {
 void MainWindow::onProgress(double fraction, const QString& message) {
     if (job_ != Job::Analysing) return;
     progress_->setValue(int(std::lround(1000.0 * std::clamp(fraction, 0.0, 1.0))));
-    progressLabel_->setText(QStringLiteral("Analysing: %1").arg(message));
+    progressLabel_->setText(tr("Analysing: %1").arg(message));
     Q_EMIT progressChanged(fraction, message);
 }
 
@@ -459,10 +495,10 @@ void MainWindow::openModel(const QString& path) { startLoad(path, false); }
 void MainWindow::chooseAndOpenModel(bool directory) {
     QString p;
     if (directory)
-        p = QFileDialog::getExistingDirectory(this, QStringLiteral("Open a Hugging Face model directory"), lastDir_);
+        p = QFileDialog::getExistingDirectory(this, tr("Open a Hugging Face model directory"), lastDir_);
     else
-        p = QFileDialog::getOpenFileName(this, QStringLiteral("Open a model file"), lastDir_,
-                                         QStringLiteral("Checkpoints (*.safetensors *.bin);;All files (*)"));
+        p = QFileDialog::getOpenFileName(this, tr("Open a model file"), lastDir_,
+                                         tr("Checkpoints (*.safetensors *.bin);;All files (*)"));
     if (p.isEmpty()) return;
     lastDir_ = directory ? QFileInfo(p).absoluteFilePath() : QFileInfo(p).absolutePath();
     openModel(p);
@@ -470,11 +506,12 @@ void MainWindow::chooseAndOpenModel(bool directory) {
 
 void MainWindow::startLoad(const QString& path, bool demo) {
     if (job_ != Job::None) {
-        showError(QStringLiteral("Busy"), QStringLiteral("Wait for the running job to finish (or cancel it) before opening a model."));
+        showError(tr("Busy"), tr("Wait for the running job to finish (or cancel it) before opening a model."));
         return;
     }
-    setJob(Job::Loading, demo ? QStringLiteral("Building the demo model (synthetic, a few seconds)…")
-                              : QStringLiteral("Opening %1…").arg(path));
+    ignoreLoad_ = false;
+    setJob(Job::Loading, demo ? tr("Building the demo model (synthetic, a few seconds)…")
+                              : tr("Opening %1…").arg(path));
     const DemoOptions demoOpt = opt_.demo;
     loadWatcher_.setFuture(QtConcurrent::run([path, demo, demoOpt]() -> LoadOutcome {
         LoadOutcome o;
@@ -494,7 +531,7 @@ void MainWindow::startLoad(const QString& path, bool demo) {
                 try {
                     std::unique_ptr<Tokenizer> t = loadTokenizerFor(path, QString(), m->config);
                     if (t->vocabSize() > m->config.vocabSize)
-                        throw Error(QStringLiteral("the tokenizer next to the model has %1 tokens but the model's vocabulary is %2")
+                        throw Error(tr("the tokenizer next to the model has %1 tokens but the model's vocabulary is %2")
                                         .arg(t->vocabSize()).arg(m->config.vocabSize));
                     l->tokenizer = std::shared_ptr<const Tokenizer>(std::move(t));
                 } catch (const std::exception& e) {
@@ -512,16 +549,29 @@ void MainWindow::startLoad(const QString& path, bool demo) {
 
 void MainWindow::onLoaded() {
     const LoadOutcome o = loadWatcher_.result();
+    if (ignoreLoad_) {  // cancelled while it ran
+        ignoreLoad_ = false;
+        return;
+    }
     setJob(Job::None);
     if (!o.loaded) {
-        showError(QStringLiteral("Cannot open the model"), o.error);
+        showError(tr("Cannot open the model"), o.error);
         Q_EMIT modelLoaded(false);
         return;
     }
     loaded_ = o.loaded;
+    if (!loaded_->demo) {
+        settings_.addRecentModel(loaded_->label);
+        if (opt_.persistentSettings) settings_.save();
+        updateRecentMenu();
+        if (evalPath_.isEmpty() && !settings_.evaluationPath.isEmpty()) setEvalPath(settings_.evaluationPath);
+    }
+    history_->setModelFilter(loaded_->demo ? loaded_->model->path : loaded_->label);
     const Model& m = *loaded_->model;
     filter_->clear();
     table_->setModel(m);
+    heatmap_->setReport(nullptr);
+    errorChart_->clear();
     view_->resizeColumnsToContents();
     view_->setColumnWidth(LayerTableModel::ColFormat, std::max(view_->columnWidth(LayerTableModel::ColFormat), 190));
     view_->setColumnWidth(LayerTableModel::ColSensitivity, std::max(view_->columnWidth(LayerTableModel::ColSensitivity), 95));
@@ -534,17 +584,17 @@ void MainWindow::onLoaded() {
     else
         setCalibration(128, std::min(2048, maxSeq));
     const int64_t params = m.numParams();
-    modelLabel_->setText(QStringLiteral("<b>%1</b> — %2, %3 blocks, %4 parameters, %5 quantizable linears (%6 weights)%7")
-                             .arg((loaded_->demo ? loaded_->label : QFileInfo(loaded_->label).fileName()).toHtmlEscaped(),
+    modelLabel_->setText(tr("<b>%1</b> — %2, %3 blocks, %4 parameters, %5 quantizable linears (%6 weights)%7")
+                             .arg((loaded_->demo ? tr("demo model (synthetic LLaMA)") : QFileInfo(loaded_->label).fileName()).toHtmlEscaped(),
                                   QString::fromStdString(m.config.modelType))
                              .arg(m.blocks.size())
                              .arg(millions(params))
                              .arg(table_->rowCount())
                              .arg(millions(table_->linearParams()))
-                             .arg(loaded_->tokenizer ? QString() : QStringLiteral(" — <i>no tokenizer found</i>")));
-    modelLabel_->setToolTip(loaded_->label + (loaded_->tokenizer ? QString() : QStringLiteral("\n") + loaded_->tokenizerError));
-    setWindowTitle(QStringLiteral("QuantScope — %1").arg(loaded_->demo ? QStringLiteral("demo model") : QFileInfo(loaded_->label).fileName()));
-    progressLabel_->setText(QStringLiteral("Opened %1. Analyse to measure per-layer sensitivity.").arg(loaded_->label));
+                             .arg(loaded_->tokenizer ? QString() : tr(" — <i>no tokenizer found</i>")));
+    modelLabel_->setToolTip((loaded_->demo ? tr("demo model (synthetic LLaMA)") : loaded_->label) + (loaded_->tokenizer ? QString() : QStringLiteral("\n") + loaded_->tokenizerError));
+    setWindowTitle(tr("QuantScope — %1").arg(loaded_->demo ? tr("demo model") : QFileInfo(loaded_->label).fileName()));
+    progressLabel_->setText(tr("Opened %1. Analyse to measure per-layer sensitivity.").arg(loaded_->demo ? tr("demo model (synthetic LLaMA)") : loaded_->label));
     updateActions();
     Q_EMIT modelLoaded(true);
 }
@@ -575,8 +625,9 @@ void MainWindow::chooseCalibrationAndAnalyse() {
         startAnalysis();
         return;
     }
-    const QString p = QFileDialog::getOpenFileName(this, QStringLiteral("Calibration text for the analysis"), lastDir_,
-                                                   QStringLiteral("Text (*.jsonl *.txt);;All files (*)"));
+    const QString start = !calibPath_.isEmpty() ? calibPath_ : !settings_.calibrationPath.isEmpty() ? settings_.calibrationPath : lastDir_;
+    const QString p = QFileDialog::getOpenFileName(this, tr("Calibration text for the analysis"), start,
+                                                   tr("Text (*.jsonl *.txt *.raw);;All files (*)"));
     if (p.isEmpty()) return;
     lastDir_ = QFileInfo(p).absolutePath();
     startAnalysis(p);
@@ -584,20 +635,20 @@ void MainWindow::chooseCalibrationAndAnalyse() {
 
 bool MainWindow::startAnalysis(const QString& calibPath) {
     if (!loaded_) {
-        showError(QStringLiteral("No model"), QStringLiteral("Open a model first."));
+        showError(tr("No model"), tr("Open a model first."));
         return false;
     }
     if (job_ != Job::None) {
-        showError(QStringLiteral("Busy"), QStringLiteral("A job is already running."));
+        showError(tr("Busy"), tr("A job is already running."));
         return false;
     }
     if (!loaded_->tokenizer) {
-        showError(QStringLiteral("No tokenizer"), QStringLiteral("The analysis needs the model's tokenizer to read calibration text:\n") +
+        showError(tr("No tokenizer"), tr("The analysis needs the model's tokenizer to read calibration text:\n") +
                                                       loaded_->tokenizerError);
         return false;
     }
     if (calibPath.isEmpty() && !loaded_->demo) {
-        showError(QStringLiteral("No calibration text"), QStringLiteral("Choose a calibration text (.jsonl or text file)."));
+        showError(tr("No calibration text"), tr("Choose a calibration text (.jsonl or text file)."));
         return false;
     }
     const std::shared_ptr<const LoadedModel> l = loaded_;
@@ -613,7 +664,7 @@ bool MainWindow::startAnalysis(const QString& calibPath) {
     ctx.progress = [this](double f, const std::string& m) {
         QMetaObject::invokeMethod(this, [this, f, msg = QString::fromStdString(m)] { onProgress(f, msg); }, Qt::QueuedConnection);
     };
-    setJob(Job::Analysing, QStringLiteral("Analysing: reading the calibration text…"));
+    setJob(Job::Analysing, tr("Analysing: reading the calibration text…"));
     analysisWatcher_.setFuture(QtConcurrent::run([l, calib, sopt, ctx, calibPath]() -> AnalysisOutcome {
         AnalysisOutcome o;
         try {
@@ -635,27 +686,35 @@ bool MainWindow::startAnalysis(const QString& calibPath) {
 }
 
 void MainWindow::cancelJob() {
+    if (job_ == Job::Loading) {
+        // the reader cannot be interrupted mid-file: stop waiting for it and drop what it produces
+        ignoreLoad_ = true;
+        setJob(Job::None, tr("Opening cancelled."));
+        Q_EMIT modelLoaded(false);
+        return;
+    }
     if (job_ != Job::Analysing) return;
     cancel_.cancel();
-    progressLabel_->setText(QStringLiteral("Cancelling the analysis…"));
+    progressLabel_->setText(tr("Cancelling the analysis…"));
 }
 
 void MainWindow::onAnalysed() {
     const AnalysisOutcome o = analysisWatcher_.result();
     setJob(Job::None);
     if (o.cancelled) {
-        progressLabel_->setText(QStringLiteral("Analysis cancelled."));
+        progressLabel_->setText(tr("Analysis cancelled."));
         Q_EMIT analysisFinished(false);
         return;
     }
     if (!o.report) {
-        showError(QStringLiteral("The analysis failed"), o.error);
+        showError(tr("The analysis failed"), o.error);
         Q_EMIT analysisFinished(false);
         return;
     }
     table_->setReport(o.report);
+    heatmap_->setReport(o.report);
     updateFrontier();
-    progressLabel_->setText(QStringLiteral("Analysed %1 layers in %2 s (%3 × %4 calibration tokens). Set a budget and Auto-assign, or edit bits by hand.")
+    progressLabel_->setText(tr("Analysed %1 layers in %2 s (%3 × %4 calibration tokens). Set a budget and Auto-assign, or edit bits by hand.")
                                 .arg(o.report->layers.size())
                                 .arg(o.report->seconds, 0, 'f', 1)
                                 .arg(o.report->calib.nsamples)
@@ -673,13 +732,13 @@ void MainWindow::applyToSelection() {
     const auto f = QuantFormat::parse(formatCombo_->currentText().toStdString());
     if (!f) return;
     table_->setFormats(rows, *f);
-    progressLabel_->setText(QStringLiteral("Set %1 layer(s) to %2.").arg(rows.size()).arg(formatCombo_->currentText()));
+    progressLabel_->setText(tr("Set %1 layer(s) to %2.").arg(rows.size()).arg(formatCombo_->currentText()));
 }
 
 bool MainWindow::autoAssign(double budgetBits) {
     const SensitivityReport* rep = table_->report();
     if (!rep) {
-        showError(QStringLiteral("Auto-assign"), QStringLiteral("Run Analyse first: the allocation needs the per-layer sensitivity."));
+        showError(tr("Auto-assign"), tr("Run Analyse first: the allocation needs the per-layer sensitivity."));
         return false;
     }
     try {
@@ -689,57 +748,57 @@ bool MainWindow::autoAssign(double budgetBits) {
         std::vector<std::pair<int, QuantFormat>> changes;
         for (size_t i = 0; i < items.size(); ++i) {
             const int r = table_->rowOf(items[i].name);
-            if (r < 0) throw Error(QStringLiteral("the report's layer '%1' is not in the open model").arg(QString::fromStdString(items[i].name)));
+            if (r < 0) throw Error(tr("the report's layer '%1' is not in the open model").arg(QString::fromStdString(items[i].name)));
             changes.emplace_back(r, items[i].choices[size_t(a.choice[i])].format);
         }
-        table_->setFormatsPerRow(changes, QStringLiteral("Auto-assign at %1 bits/weight").arg(budgetBits, 0, 'f', 2));
-        progressLabel_->setText(QStringLiteral("Auto-assign: %1 bits/weight within the budget of %2 (total %3 %4).")
+        table_->setFormatsPerRow(changes, tr("Auto-assign at %1 bits/weight").arg(budgetBits, 0, 'f', 2));
+        progressLabel_->setText(tr("Auto-assign: %1 bits/weight within the budget of %2 (total %3 %4).")
                                     .arg(a.avgBits, 0, 'f', 3)
                                     .arg(budgetBits, 0, 'f', 2)
                                     .arg(QLatin1String(allocCostName(cost)) + QStringLiteral(" error"))
                                     .arg(a.error, 0, 'g', 4));
         return true;
     } catch (const std::exception& e) {
-        showError(QStringLiteral("Auto-assign failed"), QString::fromUtf8(e.what()));
+        showError(tr("Auto-assign failed"), QString::fromUtf8(e.what()));
         return false;
     }
 }
 
 bool MainWindow::importRecipe(const QString& path) {
     if (!loaded_) {
-        showError(QStringLiteral("Import recipe"), QStringLiteral("Open a model first."));
+        showError(tr("Import recipe"), tr("Open a model first."));
         return false;
     }
     try {
         const Recipe r = Recipe::load(path);
-        table_->applyRecipe(r, QStringLiteral("Import %1").arg(QFileInfo(path).fileName()));
+        table_->applyRecipe(r, tr("Import %1").arg(QFileInfo(path).fileName()));
         std::vector<std::string> names;
         for (int i = 0; i < table_->rowCount(); ++i) names.push_back(table_->row(i).name);
         QStringList warn;
         for (const QString& w : r.unmatchedPatterns(names)) warn << w;
-        progressLabel_->setText(warn.isEmpty() ? QStringLiteral("Imported %1.").arg(path)
-                                               : QStringLiteral("Imported %1; warning: %2").arg(path, warn.join(QStringLiteral("; "))));
+        progressLabel_->setText(warn.isEmpty() ? tr("Imported %1.").arg(path)
+                                               : tr("Imported %1; warning: %2").arg(path, warn.join(QStringLiteral("; "))));
         return true;
     } catch (const std::exception& e) {
-        showError(QStringLiteral("Cannot import the recipe"), QString::fromUtf8(e.what()));
+        showError(tr("Cannot import the recipe"), QString::fromUtf8(e.what()));
         return false;
     }
 }
 
 bool MainWindow::exportRecipe(const QString& path) {
     if (!loaded_) {
-        showError(QStringLiteral("Export recipe"), QStringLiteral("Open a model first."));
+        showError(tr("Export recipe"), tr("Open a model first."));
         return false;
     }
     try {
         const QByteArray bytes = table_->toRecipe().toJsonBytes();
         QSaveFile f(path);
         if (!f.open(QIODevice::WriteOnly) || f.write(bytes) != bytes.size() || !f.commit())
-            throw Error(QStringLiteral("%1: cannot write the recipe: %2").arg(path, f.errorString()));
-        progressLabel_->setText(QStringLiteral("Exported the recipe to %1.").arg(path));
+            throw Error(tr("%1: cannot write the recipe: %2").arg(path, f.errorString()));
+        progressLabel_->setText(tr("Exported the recipe to %1.").arg(path));
         return true;
     } catch (const std::exception& e) {
-        showError(QStringLiteral("Cannot export the recipe"), QString::fromUtf8(e.what()));
+        showError(tr("Cannot export the recipe"), QString::fromUtf8(e.what()));
         return false;
     }
 }
@@ -801,6 +860,85 @@ void MainWindow::buildRunPanel(QWidget* parent, QVBoxLayout* into) {
     });
 }
 
+void MainWindow::updateRecentMenu() {
+    recentMenu_->clear();
+    for (const QString& p : settings_.recentModels) {
+        QAction* a = recentMenu_->addAction(QFileInfo(p).fileName().isEmpty() ? p : QFileInfo(p).fileName(), this, [this, p] { openModel(p); });
+        a->setToolTip(p);
+        a->setStatusTip(p);
+    }
+    if (settings_.recentModels.isEmpty()) recentMenu_->addAction(tr("(none yet)"))->setEnabled(false);
+    else {
+        recentMenu_->addSeparator();
+        recentMenu_->addAction(tr("Clear the list"), this, [this] {
+            settings_.recentModels.clear();
+            if (opt_.persistentSettings) settings_.save();
+            updateRecentMenu();
+        });
+    }
+    recentMenu_->setEnabled(true);
+}
+
+QString MainWindow::applyComputeSettings() {
+    qs::setThreads(settings_.threads);
+    QString message;
+    try {
+        const std::string env = qEnvironmentVariable("QUANTSCOPE_OPENCL_DEVICE").toStdString();
+        const std::string spec = settings_.openclDevice.isEmpty() ? env : settings_.openclDevice.toStdString();
+        const ocl::BackendChoice c = ocl::backendForDevice(settings_.computeDevice.toStdString(), spec);
+        setComputeBackend(c.backend);
+        deviceText_ = tr("CPU, %1 threads; device %2: %3")
+                          .arg(qs::threads())
+                          .arg(settings_.computeDevice, QString::fromStdString(c.backend->describe()));
+        message = QString::fromStdString(c.message);
+    } catch (const std::exception& e) {
+        setComputeBackend(std::make_shared<CpuBackend>());
+        deviceText_ = tr("CPU, %1 threads").arg(qs::threads());
+        message = tr("Compute device: %1; using the CPU path.").arg(QString::fromUtf8(e.what()));
+    }
+    if (runs_) runs_->setDeviceLabel(deviceText_);
+    if (progressLabel_ && !message.isEmpty()) progressLabel_->setText(message);
+    return message;
+}
+
+void MainWindow::editSettings() {
+    std::vector<DeviceChoice> devices;
+    QString note;
+    try {
+        for (const ocl::DeviceInfo& d : ocl::listDevices())
+            devices.push_back({QStringLiteral("%1:%2").arg(d.platformIndex).arg(d.deviceIndex), QString::fromStdString(d.label())});
+        note = devices.empty() ? tr("No OpenCL platform is installed: every operation runs on the CPU path.")
+                               : tr("Current: %1").arg(deviceText_);
+    } catch (const std::exception& e) {
+        note = tr("OpenCL is unavailable (%1): every operation runs on the CPU path.").arg(QString::fromUtf8(e.what()));
+    }
+    SettingsDialog dlg(settings_, devices, note, this);
+    if (dlg.exec() != QDialog::Accepted) return;
+    const AppSettings old = settings_;
+    settings_ = dlg.settings();
+    if (opt_.persistentSettings) settings_.save();
+    applyComputeSettings();
+    if (settings_.databasePath != old.databasePath && !opt_.databasePath) {
+        if (!runs_->idle()) {
+            showError(tr("Experiment log"), tr("The new experiment log is used from the next start: runs are in progress."));
+        } else {
+            openStore();
+            runs_->setStore(store_.get());
+            refreshHistory();
+        }
+    }
+}
+
+void MainWindow::copyRecipe() {
+    if (!loaded_) return;
+    try {
+        QApplication::clipboard()->setText(QString::fromUtf8(table_->toRecipe().toJsonBytes()));
+        progressLabel_->setText(tr("Copied the recipe (JSON) to the clipboard."));
+    } catch (const std::exception& e) {
+        showError(tr("Cannot copy the recipe"), QString::fromUtf8(e.what()));
+    }
+}
+
 void MainWindow::setEvalPath(const QString& path) { evalEdit_->setText(path); }
 void MainWindow::setExperimentName(const QString& name) { experiment_->setText(name); }
 
@@ -809,8 +947,7 @@ void MainWindow::openStore() {
     if (opt_.databasePath) {
         path = *opt_.databasePath;
     } else {
-        path = QSettings().value(QStringLiteral("database/path")).toString();
-        if (path.isEmpty()) path = ExperimentStore::defaultPath();
+        path = settings_.databasePath.isEmpty() ? ExperimentStore::defaultPath() : settings_.databasePath;
     }
     store_.reset();
     if (path.isEmpty()) return;
@@ -939,7 +1076,7 @@ int MainWindow::runSweep(SweepKind kind, const QString& values) {
                 const Allocation a = allocateKnapsack(items, b);
                 RunRequest r;
                 r.recipe = allocationRecipe(*rep, items, a, tr("auto-assign at %1 bits/weight (%2 error)").arg(b).arg(QLatin1String(allocCostName(cost))));
-                r.label = tr("auto-assign at %1 bits/w (%2)").arg(b, 0, 'f', 2).arg(a.avgBits, 0, 'f', 3);
+                r.label = tr("budget %1 bits/w (%2)").arg(b, 0, 'f', 2).arg(a.avgBits, 0, 'f', 3);
                 reqs.push_back(std::move(r));
             }
         } else {
@@ -952,7 +1089,7 @@ int MainWindow::runSweep(SweepKind kind, const QString& values) {
                 plan.weight = *f;
                 RunRequest r;
                 r.recipe = Recipe::fromUniform(plan, CalibOptions{});
-                r.label = tr("uniform %1 %2").arg(QString::fromStdString(planMethodName(plan)), QString::fromStdString(f->name()));
+                r.label = QString::fromStdString(f->name());
                 reqs.push_back(std::move(r));
             }
         }
@@ -995,6 +1132,10 @@ void MainWindow::onRunFinished(const RunDone& d) {
     } else {
         updateCurves();
     }
+    if (d.ok) {
+        std::vector<views::LayerErrorSeries> one{views::LayerErrorSeries::fromLayerResults(d.label, d.result->quant.layers)};
+        errorChart_->setSeries(std::move(one));
+    }
     Q_EMIT runEnded(d.jobId, d.ok);
 }
 
@@ -1026,6 +1167,23 @@ void MainWindow::updateCurves() {
     pplChart_->setReferencePpl(fp, tr("float"));
 }
 
+void MainWindow::showRunErrors(const std::vector<qint64>& ids) {
+    if (!store_ || ids.empty()) return;
+    std::vector<views::LayerErrorSeries> series;
+    try {
+        for (qint64 id : ids) {
+            if (series.size() == 4) break;  // side by side, still readable
+            const std::optional<RunRecord> r = store_->run(id);
+            if (r && !r->layers.empty())
+                series.push_back(views::LayerErrorSeries::fromLayerResultRows(tr("run %1: %2").arg(id).arg(r->recipeSummary), r->layers));
+        }
+    } catch (const std::exception& e) {
+        showError(tr("Cannot read the experiment log"), QString::fromUtf8(e.what()));
+        return;
+    }
+    if (!series.empty()) errorChart_->setSeries(std::move(series));
+}
+
 void MainWindow::updateFrontier() {
     const SensitivityReport* rep = table_->report();
     std::vector<views::FrontierPoint> pts;
@@ -1044,10 +1202,12 @@ void MainWindow::updateFrontier() {
 
 // ----------------------------------------------------------------------------
 
-QImage renderDemoScreenshot(const MainWindowOptions& options, const QSize& size, double budgetBits, QString* error, int timeoutMs) {
+QImage renderDemoScreenshot(const MainWindowOptions& options, const QSize& size, double budgetBits, QString* error, int lowerTab,
+                            int timeoutMs) {
     MainWindowOptions opt = options;
     opt.loadDemoAtStart = false;
     opt.modalErrors = false;
+    opt.persistentSettings = false;
     QTemporaryDir logDir;  // the screenshot's runs stay out of the user's experiment log
     if (!opt.databasePath) opt.databasePath = logDir.isValid() ? logDir.filePath(QStringLiteral("screenshot.sqlite")) : QString();
     MainWindow w(opt);
@@ -1094,7 +1254,12 @@ QImage renderDemoScreenshot(const MainWindowOptions& options, const QSize& size,
     // the most sensitive layers first; the history of the runs
     w.tableView()->sortByColumn(views::LayerTableModel::ColSensitivity, Qt::DescendingOrder);
     w.rightTabs()->setCurrentWidget(w.historyView());
+    w.lowerTabs()->setCurrentIndex(std::clamp(lowerTab, 0, w.lowerTabs()->count() - 1));
     w.resize(size);
+    for (int i = 0; i < 5; ++i) {  // charts lay out their legends and axes when events are processed
+        QCoreApplication::processEvents();
+        QThread::msleep(10);
+    }
     for (int i = 0; i < 5; ++i) QCoreApplication::processEvents();
     QImage img = w.grab().toImage();
     if (img.isNull()) return fail(QStringLiteral("QWidget::grab() returned an empty image"));

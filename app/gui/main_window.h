@@ -23,8 +23,10 @@
 #include "loaded_model.h"
 #include "quant/formats.h"
 #include "run_queue.h"
+#include "settings.h"
 
 class QAction;
+class QMenu;
 class QComboBox;
 class QDoubleSpinBox;
 class QLabel;
@@ -48,6 +50,8 @@ class JobListModel;
 class JobPanel;
 class PerplexityChart;
 class HistoryView;
+class OutlierHeatmap;
+class LayerErrorChart;
 }  // namespace qs::views
 
 namespace qs::gui {
@@ -68,6 +72,8 @@ struct MainWindowOptions {
     /// ExperimentStore::defaultPath(): QUANTSCOPE_DB or the app-data dir); an
     /// empty string = no log (runs are kept for this session only).
     std::optional<QString> databasePath;
+    /// Read and write QSettings (the app); false: built-in defaults, nothing saved (tests, screenshots).
+    bool persistentSettings = true;
 };
 
 /// What the Sweep button runs.
@@ -141,6 +147,8 @@ public Q_SLOTS:
     views::JobListModel* jobModel() const { return jobs_; }
     views::PerplexityChart* perplexityChart() const { return pplChart_; }
     views::HistoryView* historyView() const { return history_; }
+    views::OutlierHeatmap* heatmap() const { return heatmap_; }
+    views::LayerErrorChart* errorChart() const { return errorChart_; }
     QTabWidget* lowerTabs() const { return lowerTabs_; }
     QTabWidget* rightTabs() const { return rightTabs_; }
     /// The experiment log in use (null when none is open).
@@ -149,6 +157,15 @@ public Q_SLOTS:
     void refreshHistory();
     /// Applies a logged run's recipe to the table (one undo step).
     bool openRunRecipe(qint64 runId);
+    /// Copies the table's recipe JSON to the clipboard.
+    void copyRecipe();
+    /// The settings dialog; applied at once (compute device, threads, log).
+    void editSettings();
+    const AppSettings& settings() const { return settings_; }
+    /// Installs the settings' compute device and threads; returns what to tell the user.
+    QString applyComputeSettings();
+    /// What the log records as a run's device.
+    QString deviceText() const { return deviceText_; }
 
 Q_SIGNALS:
     void modelLoaded(bool ok);
@@ -182,7 +199,10 @@ private:
     void onRunFinished(const RunDone& d);
     void updateCurves();
     void updateFrontier();
+    /// The per-layer errors of logged runs (at most four side by side).
+    void showRunErrors(const std::vector<qint64>& ids);
     AllocCost allocCost() const;
+    void updateRecentMenu();
 
     MainWindowOptions opt_;
     Job job_ = Job::None;
@@ -199,6 +219,8 @@ private:
     views::JobPanel* jobPanel_ = nullptr;
     views::PerplexityChart* pplChart_ = nullptr;
     views::HistoryView* history_ = nullptr;
+    views::OutlierHeatmap* heatmap_ = nullptr;
+    views::LayerErrorChart* errorChart_ = nullptr;
     QTabWidget* lowerTabs_ = nullptr;
     QTabWidget* rightTabs_ = nullptr;
     QLineEdit* experiment_ = nullptr;
@@ -208,6 +230,11 @@ private:
     QPushButton* runButton_ = nullptr;
     QPushButton* sweepButton_ = nullptr;
     QAction* runAct_ = nullptr;
+    QAction* copyAct_ = nullptr;
+    QMenu* recentMenu_ = nullptr;
+    AppSettings settings_;
+    QString deviceText_;
+    bool ignoreLoad_ = false;
 
     views::LayerTableModel* table_ = nullptr;
     views::LayerProxyModel* proxy_ = nullptr;
@@ -241,7 +268,9 @@ private:
 /// out at `size` and renders it with QWidget::grab(). Runs a
 /// local event loop while the background jobs work. Returns a null image and sets
 /// *error on failure or after timeoutMs.
-QImage renderDemoScreenshot(const MainWindowOptions& opt, const QSize& size, double budgetBits, QString* error,
+/// `lowerTab` picks the tab under the table by index (0 sensitivity, 1 outlier
+/// channels, 2 per-layer errors of the runs).
+QImage renderDemoScreenshot(const MainWindowOptions& opt, const QSize& size, double budgetBits, QString* error, int lowerTab,
                             int timeoutMs = 600000);
 
 }  // namespace qs::gui

@@ -97,7 +97,7 @@ void RunQueue::logBegin(Pending& p) {
         if (r.recipe.needsCalibration(m))
             s.calibrationId = store_->addCalibrationSet(r.calib.name, c.nsamples, c.seqlen, c.seed, r.calib.contentHash());
         s.recipeId = store_->addRecipe(r.recipe.toJson());
-        s.device = QStringLiteral("CPU, %1 threads").arg(qs::threads());
+        s.device = device_.isEmpty() ? QStringLiteral("CPU, %1 threads").arg(qs::threads()) : device_;
         s.params = QJsonObject{{"command", "gui run"},
                                {"experiment", r.experiment},
                                {"label", r.label},

@@ -71,6 +71,8 @@ public:
     /// The experiment log runs are recorded in (not owned; null: not logged). Set
     /// it from the GUI thread only; it is used there only.
     void setStore(ExperimentStore* store) { store_ = store; }
+    /// What the log records as the runs' device (threads, compute backend).
+    void setDeviceLabel(const QString& d) { device_ = d; }
     /// Adds a run; it starts when the runs before it have ended. Returns its job id.
     int enqueue(RunRequest r);
     /// Cancels a queued (never starts) or running (stops at its next check) run.
@@ -108,6 +110,7 @@ private:
 
     views::JobListModel* jobs_;
     ExperimentStore* store_ = nullptr;
+    QString device_;
     std::deque<Pending> queue_;
     std::optional<Pending> current_;
     QFutureWatcher<Outcome> watcher_;

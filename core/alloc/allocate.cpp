@@ -5,6 +5,7 @@
 #include <limits>
 
 #include <QJsonDocument>
+#include <QStringList>
 
 #include "util/error.h"
 
@@ -198,6 +199,118 @@ std::vector<AllocItem> allocItemsFromReport(const SensitivityReport& r, const st
     return items;
 }
 
+namespace {
+
+QJsonObject recipeBase(const SensitivityReport& r, const QString& description) {
+    return QJsonObject{{QStringLiteral("quantscope_recipe"), Recipe::kVersion},
+                       {QStringLiteral("description"), description},
+                       {QStringLiteral("calibration"), QJsonObject{{QStringLiteral("nsamples"), r.calib.nsamples},
+                                                                   {QStringLiteral("seqlen"), r.calib.seqlen},
+                                                                   {QStringLiteral("seed"), double(r.calib.seed)}}}};
+}
+
+}  // namespace
+
+std::vector<AllocItem> mgptqLevelItems(const SensitivityReport& r, const std::vector<QuantFormat>& bases,
+                                       const std::vector<int>& choices, AllocCost cost, int maxLevels) {
+    if (r.layers.empty()) throw Error(QStringLiteral("the sensitivity report has no layers"));
+    if (bases.empty()) throw Error(QStringLiteral("MG-PTQ allocation: no group size given"));
+    for (const QuantFormat& base : bases)
+        if (base.kind != FormatKind::Int || base.groupSize <= 0)
+            throw Error(QStringLiteral("MG-PTQ allocation needs grouped integer formats (a group size), got %1").arg(QString::fromStdString(base.name())));
+    MgptqOptions check;
+    check.choices = choices;
+    check.targetBits = 1;
+    if (const std::string e = validateMgptqOptions(check); !e.empty()) throw Error(QString::fromStdString(e));
+    maxLevels = std::clamp(maxLevels, int(choices.size()), 250 / int(bases.size()));
+    std::vector<AllocItem> items;
+    for (const LayerSensitivity& l : r.layers) {
+        AllocItem it;
+        it.name = l.name;
+        it.params = l.params();
+        for (const QuantFormat& base : bases) {
+            // the report's cost of each uniform width
+            std::vector<double> ub, ue;  // bits per weight, cost
+            for (int b : choices) {
+                QuantFormat f = base;
+                f.bits = b;
+                const auto c = std::find_if(l.candidates.begin(), l.candidates.end(), [&](const CandidateCost& c) { return c.format == f; });
+                if (c == l.candidates.end()) {
+                    QStringList have;
+                    for (const QuantFormat& h : r.options.candidates) have << QString::fromStdString(h.name());
+                    throw Error(QStringLiteral("MG-PTQ allocation: the sensitivity report has no candidate %1 for layer '%2' (it has %3); "
+                                               "rerun sensitivity with --candidates including int<b>-g%4 for every width of --choices")
+                                    .arg(QString::fromStdString(f.name()), QString::fromStdString(l.name), have.join(QStringLiteral(", ")))
+                                    .arg(base.groupSize));
+                }
+                double e = c->predictedError;
+                if (cost == AllocCost::Block) e = c->blockError;
+                if (cost == AllocCost::Ppl) e = c->pplDelta;
+                if (!std::isfinite(e))
+                    throw Error(QStringLiteral("layer '%1', candidate %2: the report has no %3 cost")
+                                    .arg(QString::fromStdString(l.name), QString::fromStdString(f.name()), QLatin1String(allocCostName(cost))));
+                ub.push_back(f.bitsPerWeight(l.inFeatures));
+                ue.push_back(e);
+            }
+            const std::vector<double> all = mgptqAchievableBits(l.inFeatures, base, choices);
+            std::vector<double> levels;
+            if (int(all.size()) <= maxLevels) {
+                levels = all;
+            } else {
+                for (int i = 0; i < maxLevels; ++i)
+                    levels.push_back(all[size_t(std::llround(double(i) * double(all.size() - 1) / double(maxLevels - 1)))]);
+                for (double u : ub) levels.push_back(u);
+                std::sort(levels.begin(), levels.end());
+                levels.erase(std::unique(levels.begin(), levels.end(), [](double a, double b) { return std::abs(a - b) < 1e-12; }), levels.end());
+            }
+            for (double v : levels) {
+                // linear in the share of groups at the two uniform widths around v
+                size_t k = 0;
+                while (k + 2 < ub.size() && v > ub[k + 1]) ++k;
+                double e = ue[0];
+                if (ub.size() > 1) {
+                    const double f = std::clamp((v - ub[k]) / (ub[k + 1] - ub[k]), 0.0, 1.0);
+                    e = (1 - f) * ue[k] + f * ue[k + 1];
+                    if (qEnvironmentVariableIsSet("MG_LOGINTERP") && ue[k] > 0 && ue[k + 1] > 0) e = std::pow(ue[k], 1 - f) * std::pow(ue[k + 1], f);
+                }
+                QuantFormat f = base;
+                f.bits = choices.front();
+                it.choices.push_back({f, v, e});
+            }
+        }
+        std::stable_sort(it.choices.begin(), it.choices.end(),
+                         [](const AllocChoice& a, const AllocChoice& b) { return a.bitsPerWeight < b.bitsPerWeight; });
+        items.push_back(std::move(it));
+    }
+    return items;
+}
+
+Recipe mgptqRecipe(const SensitivityReport& r, const std::vector<AllocItem>& items, const Allocation* a, const QuantFormat& base,
+                   const MgptqOptions& m, const QString& description) {
+    LayerPlan plan;
+    plan.method = QuantMethod::Mgptq;
+    plan.weight = base;
+    if (usesGptq(r.options.method)) plan.gptq = r.options.gptq;
+    plan.mgptq = m;
+    const Recipe baseRecipe = Recipe::parse(QJsonDocument(recipeBase(r, description)).toJson(), QStringLiteral("allocation"));
+    std::vector<Recipe::LayerPlanEntry> layers;
+    if (a) {
+        for (size_t i = 0; i < items.size(); ++i) {
+            const AllocChoice& c = items[i].choices[size_t(a->choice[i])];
+            plan.weight = c.format;
+            plan.mgptq.targetBits = c.bitsPerWeight;
+            layers.push_back({items[i].name, items[i].params, plan});
+        }
+    } else {
+        for (const LayerSensitivity& l : r.layers) {
+            if (const std::string e = mgptqPlanError(plan, l.inFeatures); !e.empty())
+                throw Error(QStringLiteral("layer '%1': %2").arg(QString::fromStdString(l.name), QString::fromStdString(e)));
+            layers.push_back({l.name, l.params(), plan});
+        }
+    }
+    return Recipe::fromLayerPlans(layers, baseRecipe, QStringLiteral("allocation"));
+}
+
 Recipe allocationRecipe(const SensitivityReport& r, const std::vector<AllocItem>& items, const Allocation& a,
                         const QString& description) {
     LayerPlan plan;  // the report's error model: its rounding and GPTQ options
@@ -208,12 +321,7 @@ Recipe allocationRecipe(const SensitivityReport& r, const std::vector<AllocItem>
         plan.weight = items[i].choices[size_t(a.choice[i])].format;
         layers.push_back({items[i].name, items[i].params, plan});
     }
-    QJsonObject base{{QStringLiteral("quantscope_recipe"), Recipe::kVersion},
-                     {QStringLiteral("description"), description},
-                     {QStringLiteral("calibration"), QJsonObject{{QStringLiteral("nsamples"), r.calib.nsamples},
-                                                                 {QStringLiteral("seqlen"), r.calib.seqlen},
-                                                                 {QStringLiteral("seed"), double(r.calib.seed)}}}};
-    return Recipe::fromLayerPlans(layers, Recipe::parse(QJsonDocument(base).toJson(), QStringLiteral("allocation")),
+    return Recipe::fromLayerPlans(layers, Recipe::parse(QJsonDocument(recipeBase(r, description)).toJson(), QStringLiteral("allocation")),
                                   QStringLiteral("allocation"));
 }
 

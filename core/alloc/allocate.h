@@ -68,4 +68,26 @@ std::vector<AllocItem> allocItemsFromReport(const SensitivityReport& r, const st
 Recipe allocationRecipe(const SensitivityReport& r, const std::vector<AllocItem>& items, const Allocation& a,
                         const QString& description);
 
+/// MG-PTQ per-layer targets (allocate --method mgptq): one item per layer whose
+/// choices are the bits-per-weight levels MG-PTQ reaches exactly on that layer with
+/// each of `bases` (a group size and symmetry each; the item's choice format is its
+/// base) and `choices` widths (mgptqAchievableBits; at most `maxLevels` per base,
+/// evenly spread over the achievable ones, always including every uniform width). A level's cost is interpolated linearly between the report's costs
+/// of the uniform formats on either side of it (int<b>-g<G> for adjacent widths b in
+/// `choices`), i.e. by the share of groups at each width: what spreading the bits
+/// evenly would cost (MG-PTQ places them by sensitivity and aims below that). The
+/// knapsack over these items picks per-layer targets that meet the model's budget;
+/// MG-PTQ then meets each layer's target exactly. The report must hold the uniform
+/// formats (a qs::Error names the missing one).
+std::vector<AllocItem> mgptqLevelItems(const SensitivityReport& r, const std::vector<QuantFormat>& bases,
+                                       const std::vector<int>& choices, AllocCost cost, int maxLevels = 64);
+
+/// The MG-PTQ recipe: method mgptq, the report's GPTQ options and calibration, `m`'s
+/// choices and seed; per layer wformat (its group size) and mgptq_bits = its chosen
+/// level in `a` (items from mgptqLevelItems), or, with `a` null, `base` and
+/// m.targetBits for every layer (a qs::Error names a layer on which that is below
+/// every achievable level).
+Recipe mgptqRecipe(const SensitivityReport& r, const std::vector<AllocItem>& items, const Allocation* a, const QuantFormat& base,
+                   const MgptqOptions& m, const QString& description);
+
 }  // namespace qs

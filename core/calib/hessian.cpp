@@ -54,9 +54,10 @@ void HessianAccumulator::add(const MatrixRM& x, int64_t samples) {
         }
     }
 
-    // H = 2/N · Σ XᵀX, updated as the reference does (the CPU compute path, shared
-    // with the compute backends' fallback)
-    cpu::accumulateHessian(h_, n_, x, samples);
+    // H = 2/N · Σ XᵀX, updated as the reference does, through the process-wide
+    // compute backend (the CPU path unless the app installed another; an OpenCL
+    // device runs it when its per-operation policy says so)
+    computeBackend()->accumulateHessian(h_, n_, x, samples);
     tokens_ += x.rows();
 }
 

@@ -63,10 +63,19 @@ std::string ComputeBackend::describe() const {
     return s.str();
 }
 
+std::vector<std::pair<std::string, std::string>> ComputeBackend::routing() const {
+    std::vector<std::pair<std::string, std::string>> r;
+    for (const char* op : kComputeOps) r.emplace_back(op, "cpu");
+    return r;
+}
+
 QJsonObject ComputeBackend::statsJson() const {
     QJsonObject o;
     o["backend"] = QString::fromStdString(name());
     o["device"] = QString::fromStdString(deviceDescription());
+    QJsonObject routes;
+    for (const auto& [op, where] : routing()) routes[QString::fromStdString(op)] = QString::fromStdString(where);
+    o["routing"] = routes;
     QJsonArray ops;
     for (const ComputeOpRecord& r : stats()) {
         QJsonObject e;
@@ -123,6 +132,30 @@ void accumulateHessian(Eigen::MatrixXd& H, int64_t& n, const Eigen::Ref<const Ma
     H.triangularView<Eigen::StrictlyUpper>() = H.transpose();
 }
 
+void matmulTransposed(const MatrixRM& x, const MatrixRM& W, MatrixRM& y) {
+    if (x.cols() != W.cols())
+        throw Error("matmul: x has " + std::to_string(x.cols()) + " columns but W [" + std::to_string(W.rows()) + " x " +
+                    std::to_string(W.cols()) + "] expects " + std::to_string(W.cols()));
+    // What forward.cpp's linears always computed (the same expression, bit for bit).
+    y.resize(x.rows(), W.rows());
+    y.noalias() = x * W.transpose();
+}
+
+void checkGptqUpdateArgs(const Eigen::Ref<const Eigen::MatrixXd>& W, const Eigen::Ref<const Eigen::MatrixXd>& E,
+                         const Eigen::Ref<const Eigen::MatrixXd>& U) {
+    if (E.rows() != W.rows() || E.cols() != U.rows() || U.cols() != W.cols())
+        throw Error("gptqBlockUpdate: W [" + std::to_string(W.rows()) + " x " + std::to_string(W.cols()) + "] -= E [" +
+                    std::to_string(E.rows()) + " x " + std::to_string(E.cols()) + "] * U [" + std::to_string(U.rows()) +
+                    " x " + std::to_string(U.cols()) + "]: shapes disagree");
+}
+
+void gptqBlockUpdate(Eigen::Ref<Eigen::MatrixXd> W, const Eigen::Ref<const Eigen::MatrixXd>& E,
+                     const Eigen::Ref<const Eigen::MatrixXd>& U) {
+    checkGptqUpdateArgs(W, E, U);
+    // gptq.cpp's lazy-batch GEMM, unchanged: W[:, i2:] -= Err1 · U[i1:i2, i2:]
+    W.noalias() -= E * U;
+}
+
 }  // namespace cpu
 
 std::string CpuBackend::deviceDescription() const {
@@ -147,6 +180,33 @@ void CpuBackend::accumulateHessian(Eigen::MatrixXd& H, int64_t& n, const Eigen::
     const auto t0 = std::chrono::steady_clock::now();
     cpu::accumulateHessian(H, n, X, samples);
     record("accumulate_hessian", "cpu", X.size(), secondsSince(t0));
+}
+
+void CpuBackend::matmulTransposed(const MatrixRM& x, const MatrixRM& W, MatrixRM& y) {
+    const auto t0 = std::chrono::steady_clock::now();
+    cpu::matmulTransposed(x, W, y);
+    record("matmul", "cpu", x.rows() * x.cols() * W.rows(), secondsSince(t0));
+}
+
+void CpuBackend::gptqBlockUpdate(Eigen::Ref<Eigen::MatrixXd> W, const Eigen::Ref<const Eigen::MatrixXd>& E,
+                                 const Eigen::Ref<const Eigen::MatrixXd>& U) {
+    const auto t0 = std::chrono::steady_clock::now();
+    cpu::gptqBlockUpdate(W, E, U);
+    record("gptq_update", "cpu", W.rows() * E.cols() * W.cols(), secondsSince(t0));
+}
+
+PackedMatrix CpuBackend::pack(const MatrixRM& W, const QuantFormat& f) {
+    const auto t0 = std::chrono::steady_clock::now();
+    PackedMatrix p = qs::pack(W, f);
+    record("pack", "cpu", W.size(), secondsSince(t0));
+    return p;
+}
+
+MatrixRM CpuBackend::unpack(const PackedMatrix& p) {
+    const auto t0 = std::chrono::steady_clock::now();
+    MatrixRM out = qs::unpack(p);
+    record("unpack", "cpu", p.rows * p.cols, secondsSince(t0));
+    return out;
 }
 
 // ------------------------------------------------------------------ selection

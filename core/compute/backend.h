@@ -9,8 +9,9 @@
 // token); Hessians are [in, in] column-major double, symmetric.
 //
 // Every operation has the CPU path's semantics; an accelerated backend is
-// either bit-exact with it (fakeQuantize) or within a stated tolerance
-// (accumulateHessian: floating-point reductions in a different order), and may
+// either bit-exact with it (fakeQuantize, pack, unpack) or within a stated
+// tolerance (accumulateHessian, matmulTransposed, gptqBlockUpdate:
+// floating-point reductions in a different order), and may
 // run any call on the CPU path instead (below a size threshold, or when its
 // device lacks a capability). Each backend keeps a per-operation record of which
 // device ran how many calls (stats(), describe(), statsJson()) for logs and
@@ -24,6 +25,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <QJsonObject>
@@ -37,10 +39,10 @@ namespace qs {
 
 /// How many calls of one operation ran on one device.
 struct ComputeOpRecord {
-    std::string op;       // "fake_quantize", "accumulate_hessian"
+    std::string op;       // one of kComputeOps
     std::string device;   // "cpu" or "opencl"
     int64_t calls = 0;
-    int64_t elements = 0;  // input elements processed (W: rows*cols, X: tokens*in)
+    int64_t elements = 0;  // work: input elements (W: rows*cols, X: tokens*in); GEMMs: multiply-adds
     double seconds = 0;    // wall time inside the backend call (transfers included)
     std::string lastReason;  // why the last call ran there ("" = the backend's own device)
 };
@@ -67,13 +69,38 @@ public:
     virtual void accumulateHessian(Eigen::MatrixXd& H, int64_t& n, const Eigen::Ref<const MatrixRM>& X,
                                    int64_t samples) = 0;
 
+    /// The forward pass's linear GEMM (op "matmul"): y = x · Wᵀ, x [N, in], W
+    /// [out, in], y resized to [N, out]; float32. The CPU path is Eigen's
+    /// `y.noalias() = x * W.transpose()`; an accelerator agrees within the
+    /// floating-point bound of a K-term dot product (see the backend's notes).
+    virtual void matmulTransposed(const MatrixRM& x, const MatrixRM& W, MatrixRM& y) = 0;
+
+    /// GPTQ's lazy-batch update (op "gptq_update"), in double: W -= E · U, with W
+    /// [rows, n] (the not-yet-quantized columns W[:, i2:] of the working weights,
+    /// column-major), E [rows, k] (the block's scaled errors) and U [k, n]
+    /// (Hinv[i1:i2, i2:]). Throws qs::Error when the shapes disagree. The CPU path
+    /// is Eigen's `W.noalias() -= E * U` (what gptq.cpp always did, bit for bit).
+    virtual void gptqBlockUpdate(Eigen::Ref<Eigen::MatrixXd> W, const Eigen::Ref<const Eigen::MatrixXd>& E,
+                                 const Eigen::Ref<const Eigen::MatrixXd>& U) = 0;
+
+    /// Exact storage (ops "pack" / "unpack"): the same result as qs::pack /
+    /// qs::unpack (quant/formats.h), bit for bit (codes, scales, zeros).
+    virtual PackedMatrix pack(const MatrixRM& W, const QuantFormat& f) = 0;
+    virtual MatrixRM unpack(const PackedMatrix& p) = 0;
+
+    /// Where each operation goes by default (before size thresholds or missing
+    /// capabilities send single calls elsewhere): (op, "cpu" | "opencl" | a
+    /// threshold in words), in the order of kOps.
+    virtual std::vector<std::pair<std::string, std::string>> routing() const;
+
     /// Per (operation, device) records, in order of first use.
     std::vector<ComputeOpRecord> stats() const;
     void resetStats();
     /// One line: backend, device and per operation where its calls ran, e.g.
     /// "opencl [OpenCL 0:0 ...]: fake_quantize 12x opencl, 3x cpu (below threshold)".
     std::string describe() const;
-    /// {"backend", "device", "ops": [{"op", "device", "calls", "elements", "seconds", "reason"}]}
+    /// {"backend", "device", "routing": {op: where}, "ops": [{"op", "device", "calls",
+    /// "elements", "seconds", "reason"}]}
     QJsonObject statsJson() const;
 
 protected:
@@ -85,8 +112,12 @@ private:
     std::vector<ComputeOpRecord> stats_;
 };
 
+/// The operations of the interface, as stats and routing name them.
+inline constexpr const char* kComputeOps[] = {"fake_quantize", "accumulate_hessian", "matmul", "gptq_update", "pack",
+                                              "unpack"};
+
 /// The CPU path: calls core's own code (Quantizer, the Hessian update of
-/// calib/hessian.cpp).
+/// calib/hessian.cpp, Eigen's GEMMs, qs::pack / qs::unpack).
 class CpuBackend final : public ComputeBackend {
 public:
     std::string name() const override { return "cpu"; }
@@ -94,6 +125,11 @@ public:
     MatrixRM fakeQuantize(const MatrixRM& W, const QuantFormat& f) override;
     void accumulateHessian(Eigen::MatrixXd& H, int64_t& n, const Eigen::Ref<const MatrixRM>& X,
                            int64_t samples) override;
+    void matmulTransposed(const MatrixRM& x, const MatrixRM& W, MatrixRM& y) override;
+    void gptqBlockUpdate(Eigen::Ref<Eigen::MatrixXd> W, const Eigen::Ref<const Eigen::MatrixXd>& E,
+                         const Eigen::Ref<const Eigen::MatrixXd>& U) override;
+    PackedMatrix pack(const MatrixRM& W, const QuantFormat& f) override;
+    MatrixRM unpack(const PackedMatrix& p) override;
 };
 
 namespace cpu {
@@ -104,6 +140,13 @@ MatrixRM fakeQuantize(const MatrixRM& W, const QuantFormat& f);
 void accumulateHessian(Eigen::MatrixXd& H, int64_t& n, const Eigen::Ref<const MatrixRM>& X, int64_t samples);
 /// Checks accumulateHessian's arguments; throws qs::Error naming what disagrees.
 void checkHessianArgs(const Eigen::MatrixXd& H, const Eigen::Ref<const MatrixRM>& X, int64_t samples);
+/// y = x · Wᵀ (Eigen). Throws qs::Error when x.cols() != W.cols().
+void matmulTransposed(const MatrixRM& x, const MatrixRM& W, MatrixRM& y);
+/// W -= E · U (Eigen); checkGptqUpdateArgs first.
+void gptqBlockUpdate(Eigen::Ref<Eigen::MatrixXd> W, const Eigen::Ref<const Eigen::MatrixXd>& E,
+                     const Eigen::Ref<const Eigen::MatrixXd>& U);
+void checkGptqUpdateArgs(const Eigen::Ref<const Eigen::MatrixXd>& W, const Eigen::Ref<const Eigen::MatrixXd>& E,
+                         const Eigen::Ref<const Eigen::MatrixXd>& U);
 }  // namespace cpu
 
 /// The process-wide backend (never null; a CpuBackend until one is installed).

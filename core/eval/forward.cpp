@@ -9,6 +9,7 @@
 #include <unistd.h>
 #endif
 
+#include "compute/backend.h"
 #include "quant/formats.h"
 #include "util/error.h"
 
@@ -98,8 +99,8 @@ void linearOf(const Linear& l, const MatrixRM& x, const MatrixRM& W, const Vecto
 }
 
 void linear(const MatrixRM& x, const MatrixRM& W, const VectorF& b, MatrixRM& y) {
-    y.resize(x.rows(), W.rows());
-    y.noalias() = x * W.transpose();
+    // y = x Wᵀ through the compute backend (the CPU path: Eigen's GEMM, as always)
+    computeBackend()->matmulTransposed(x, W, y);
     if (b.size()) y.rowwise() += b.transpose();
 }
 
@@ -500,8 +501,9 @@ MatrixRM Forward::logits(const MatrixRM& finalH) const {
     const WeightSource& W = model_.lmHead;
     const int64_t V = W.logicalRows();
     MatrixRM out(fh.rows(), V);
+    const std::shared_ptr<ComputeBackend> backend = computeBackend();
     if (model_.lmHeadOverride) {
-        out.noalias() = fh * model_.lmHeadOverride->transpose();
+        backend->matmulTransposed(fh, *model_.lmHeadOverride, out);
         return out;
     }
     if (cacheAll_) {
@@ -511,14 +513,19 @@ MatrixRM Forward::logits(const MatrixRM& finalH) const {
             if (!lmHeadCache_) lmHeadCache_ = std::make_shared<const MatrixRM>(W.matrix());
             lm = lmHeadCache_;
         }
-        out.noalias() = fh * lm->transpose();
+        backend->matmulTransposed(fh, *lm, out);
         return out;
     }
     const int64_t chunk = 8192;
-    for (int64_t r0 = 0; r0 < V; r0 += chunk) {
-        const int64_t n = std::min(chunk, V - r0);
-        const MatrixRM Wc = W.rowsBlock(r0, n);
-        out.middleCols(r0, n).noalias() = fh * Wc.transpose();
+    if (V <= chunk) {
+        backend->matmulTransposed(fh, W.rowsBlock(0, V), out);
+    } else {
+        MatrixRM part;
+        for (int64_t r0 = 0; r0 < V; r0 += chunk) {
+            const int64_t n = std::min(chunk, V - r0);
+            backend->matmulTransposed(fh, W.rowsBlock(r0, n), part);
+            out.middleCols(r0, n) = part;
+        }
     }
     W.releasePages();
     return out;

@@ -6,6 +6,8 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 
+#include "export/gguf.h"
+#include "export/gptq_packed.h"
 #include "model/llama2c.h"
 #include "util/error.h"
 
@@ -231,7 +233,8 @@ std::shared_ptr<Model> loadHfModel(const QString& pathIn) {
     if (!QFileInfo::exists(configPath))
         throw Error(QStringLiteral("%1: config.json is missing; expected a Hugging Face model directory with config.json and model.safetensors")
                         .arg(dir.path()));
-    const ModelConfig config = ModelConfig::fromHfJson(readJsonObject(configPath), configPath);
+    const QJsonObject configJson = readJsonObject(configPath);
+    const ModelConfig config = ModelConfig::fromHfJson(configJson, configPath);
 
     std::map<std::string, TensorRef> tensors;
     QString label;
@@ -280,7 +283,12 @@ std::shared_ptr<Model> loadHfModel(const QString& pathIn) {
     } else {
         throw Error(QStringLiteral("%1: no model.safetensors or model.safetensors.index.json found").arg(dir.path()));
     }
+    // GPTQ-packed linears (quantization_config): dequantized into float `.weight` entries
+    const auto gptq = dequantizeGptqTensors(configJson, dir.path(), tensors, label);
     auto m = buildHfModel(config, tensors, label);
+    for (Block& b : m->blocks)
+        for (Linear& l : b.linears)
+            if (auto it = gptq.find(l.weight.ref.name); it != gptq.end()) l.weight.owned = it->second;  // keeps the data alive
     m->path = fi.absoluteFilePath();
     m->format = QStringLiteral("safetensors");
     return m;
@@ -290,6 +298,7 @@ std::shared_ptr<Model> loadModel(const QString& path) {
     const QFileInfo fi(path);
     if (!fi.exists()) throw Error(QStringLiteral("%1: no such file or directory").arg(path));
     if (fi.isFile() && path.endsWith(QLatin1String(".bin"))) return loadLlama2cModel(path);
+    if (fi.isFile() && path.endsWith(QLatin1String(".gguf"), Qt::CaseInsensitive)) return loadGgufModel(path);
     return loadHfModel(path);
 }
 

@@ -5,6 +5,7 @@
 #include <QFileInfo>
 #include <QStringList>
 
+#include "export/gguf.h"
 #include "model/config.h"
 #include "util/error.h"
 
@@ -67,6 +68,7 @@ std::unique_ptr<Tokenizer> loadFile(const QFileInfo& fi, const ModelConfig& conf
     }
     if (name.endsWith(QLatin1String(".json"), Qt::CaseInsensitive))
         return withFiles(loadHfTokenizer(path), {path, fi.absoluteDir().filePath(QStringLiteral("tokenizer_config.json"))});
+    if (name.endsWith(QLatin1String(".gguf"), Qt::CaseInsensitive)) return loadGgufTokenizer(path);  // its embedded tokenizer
     throw Error(QStringLiteral("%1: unknown tokenizer file type; expected a Hugging Face tokenizer.json, a GPT-2 "
                                "vocab.json (with merges.txt beside it) or a llama2.c tokenizer .bin")
                     .arg(path));
@@ -136,6 +138,11 @@ std::unique_ptr<Tokenizer> loadTokenizerFor(const QString& modelPath, const QStr
     if (modelPath.isEmpty())
         throw Error(QStringLiteral("no tokenizer: neither a tokenizer path nor a model path was given"));
     const QFileInfo mi(modelPath);
+    if (mi.isFile() && modelPath.endsWith(QLatin1String(".gguf"), Qt::CaseInsensitive)) {
+        std::unique_ptr<Tokenizer> tok = loadGgufTokenizer(modelPath);  // a GGUF carries its tokenizer
+        checkFitsModel(*tok, modelPath, config);
+        return tok;
+    }
     const QDir dir = mi.isDir() ? QDir(mi.absoluteFilePath()) : mi.absoluteDir();
     std::unique_ptr<Tokenizer> tok = loadFromDir(dir, config, searched);
     if (!tok)

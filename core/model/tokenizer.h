@@ -80,8 +80,9 @@ std::unique_ptr<Tokenizer> loadGpt2Tokenizer(const QString& vocabJson, const QSt
                                              const QString& tokenizerConfig);
 
 /// Finds the tokenizer for a model: `explicitPath` when given (a tokenizer.json,
-/// a llama2.c .bin, a vocab.json, or a directory holding one of them), else
-/// next to the model (tokenizer.json, vocab.json+merges.txt, tokenizer.bin,
+/// a llama2.c .bin, a vocab.json, a .gguf (its embedded tokenizer), or a directory
+/// holding one of them), else the tokenizer a .gguf model embeds, else next to
+/// the model (tokenizer.json, vocab.json+merges.txt, tokenizer.bin,
 /// tok<vocab>.bin). Throws qs::Error listing what was searched.
 std::unique_ptr<Tokenizer> loadTokenizerFor(const QString& modelPath, const QString& explicitPath,
                                             const ModelConfig& config);

@@ -65,6 +65,10 @@
 // q = clamp(round(x/s), -qmax, qmax), x' = q*s; an all-zero row stays zero;
 // a row with NaN/Inf becomes NaN. MX = the same block code as weights, blocks
 // of 32 along each row.
+//
+// GGUF kinds (gguf_q8_0/q4_0/q4_1) and fp16: the arithmetic is in
+// quant/gguf_quants.cpp (ggml's reference code, bit for bit); here they are wired
+// into findParams / quantizeColumn / fakeQuantize / pack / unpack.
 #include "quant/formats.h"
 
 #include <algorithm>
@@ -73,6 +77,9 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+
+#include "model/dtype.h"
+#include "quant/gguf_quants.h"
 
 namespace qs {
 
@@ -107,7 +114,59 @@ ElemSpec specOf(FormatKind k) {
 }
 
 bool isMxKind(FormatKind k) {
-    return k != FormatKind::None && k != FormatKind::Int;
+    return static_cast<int>(k) >= static_cast<int>(FormatKind::MxInt8) &&
+           static_cast<int>(k) <= static_cast<int>(FormatKind::MxFp4E2M1);
+}
+
+bool isGgufKind(FormatKind k) {
+    return k == FormatKind::GgufQ8_0 || k == FormatKind::GgufQ4_0 || k == FormatKind::GgufQ4_1;
+}
+
+gguf::GgmlType ggmlTypeOf(FormatKind k) {
+    switch (k) {
+    case FormatKind::GgufQ8_0: return gguf::GgmlType::Q8_0;
+    case FormatKind::GgufQ4_0: return gguf::GgmlType::Q4_0;
+    case FormatKind::GgufQ4_1: return gguf::GgmlType::Q4_1;
+    default: assert(false && "not a GGUF kind"); return gguf::GgmlType::F32;
+    }
+}
+
+float fp16Round(float v) { return halfToFloat(floatToHalf(v)); }
+
+/// GGUF params of one row's block of n values.
+gguf::BlockParams ggufParams(FormatKind k, const float* x, int64_t n) {
+    switch (k) {
+    case FormatKind::GgufQ8_0: return gguf::q8_0Params(x, int(n));
+    case FormatKind::GgufQ4_0: return gguf::q4_0Params(x, int(n));
+    default: return gguf::q4_1Params(x, int(n));
+    }
+}
+
+/// Code and value of x on a GGUF block grid (d16 NaN: NaN value, code 0).
+inline int ggufCode(FormatKind k, float x, float inv, float offset) {
+    switch (k) {
+    case FormatKind::GgufQ8_0: return gguf::q8_0Code(x, inv);
+    case FormatKind::GgufQ4_0: return gguf::q4_0Code(x, inv);
+    default: return gguf::q4_1Code(x, inv, offset);
+    }
+}
+inline float ggufValue(FormatKind k, int q, float d16, float m16) {
+    switch (k) {
+    case FormatKind::GgufQ8_0: return gguf::q8_0Value(q, d16);
+    case FormatKind::GgufQ4_0: return gguf::q4_0Value(q, d16);
+    default: return gguf::q4_1Value(q, d16, m16);
+    }
+}
+inline float ggufFake(FormatKind k, float x, float d16, float m16, float inv, float offset) {
+    if (std::isnan(d16)) return kNaN;
+    return ggufValue(k, ggufCode(k, x, inv, offset), d16, m16);
+}
+
+/// fp16 rounding of a whole matrix.
+MatrixRM fp16Matrix(const MatrixRM& W) {
+    MatrixRM out(W.rows(), W.cols());
+    for (Eigen::Index i = 0; i < W.size(); ++i) out.data()[i] = fp16Round(W.data()[i]);
+    return out;
 }
 
 // Decode formula (exact); used to build the tables.
@@ -223,7 +282,7 @@ inline float mxFake(const ElemSpec& s, FormatKind k, const float* tab, float v, 
 struct IntParam {
     float scale, zero;
 };
-IntParam intParams(const float* x, int64_t n, int bits, bool sym) {
+IntParam intParams(const float* x, int64_t n, int bits, bool sym, bool fp16Scale = false) {
     const float maxq = static_cast<float>((1 << bits) - 1);
     float mn = 0, mx = 0;  // min(x.min, 0), max(x.max, 0)
     for (int64_t i = 0; i < n; ++i) {
@@ -241,9 +300,21 @@ IntParam intParams(const float* x, int64_t n, int bits, bool sym) {
         xmin = -1;
         xmax = 1;
     }
-    const float scale = (xmax - xmin) / maxq;
+    float scale = (xmax - xmin) / maxq;
+    if (fp16Scale) {  // the GPTQ-packed grid: the stored fp16 scale is the one rounded with
+        scale = halfToFloat(floatToHalf(scale));
+        if (scale == 0) scale = std::ldexp(1.f, -24);  // smallest fp16 subnormal
+        const float zero = sym ? (maxq + 1) / 2 : std::clamp(std::nearbyint(-xmin / scale), 0.f, maxq);
+        return {scale, zero};
+    }
     const float zero = sym ? (maxq + 1) / 2 : std::nearbyint(-xmin / scale);
     return {scale, zero};
+}
+
+/// The value of code q: scale * (q - zero), rounded once to fp16 on the GPTQ-packed grid.
+inline float intValue(float scale, float q, float zero, bool fp16Scale) {
+    const float v = scale * (q - zero);
+    return fp16Scale ? halfToFloat(floatToHalf(v)) : v;
 }
 
 inline float intQ(float x, float scale, float zero, float maxq) {
@@ -255,6 +326,8 @@ inline float intQ(float x, float scale, float zero, float maxq) {
 int codeBitsOf(const QuantFormat& f) {
     if (f.kind == FormatKind::Int) return f.bits;
     if (f.kind == FormatKind::None) return 32;
+    if (f.kind == FormatKind::Fp16) return 16;
+    if (isGgufKind(f.kind)) return f.kind == FormatKind::GgufQ8_0 ? 8 : 4;
     return specOf(f.kind).codeBits;
 }
 
@@ -297,8 +370,12 @@ bool QuantFormat::isMx() const {
     return isMxKind(kind);
 }
 
+bool QuantFormat::isGguf() const {
+    return isGgufKind(kind);
+}
+
 int QuantFormat::blockSize() const {
-    if (isMx()) return kMxBlock;
+    if (isMx() || isGguf()) return kMxBlock;
     if (kind == FormatKind::Int) return groupSize;
     return 0;
 }
@@ -307,6 +384,11 @@ double QuantFormat::bitsPerWeight(int64_t inFeatures) const {
     // Overhead is counted exactly: ceil(in / group) scale (+ zero) entries per
     // row, spread over `in` weights (equal to overhead / group when group | in).
     if (kind == FormatKind::None) return 32.0;
+    if (kind == FormatKind::Fp16) return 16.0;
+    if (isGguf()) {
+        if (inFeatures > 0 && inFeatures % kMxBlock != 0) return 16.0;  // stays fp16
+        return 8.0 * double(gguf::blockBytes(ggmlTypeOf(kind))) / kMxBlock;
+    }
     if (isMx()) {
         const int b = specOf(kind).codeBits;
         if (inFeatures <= 0) return b + 8.0 / kMxBlock;
@@ -328,11 +410,16 @@ std::string QuantFormat::name() const {
     case FormatKind::MxFp6E3M2: return "mxfp6_e3m2";
     case FormatKind::MxFp6E2M3: return "mxfp6_e2m3";
     case FormatKind::MxFp4E2M1: return "mxfp4";
+    case FormatKind::Fp16: return "fp16";
+    case FormatKind::GgufQ8_0: return "gguf_q8_0";
+    case FormatKind::GgufQ4_0: return "gguf_q4_0";
+    case FormatKind::GgufQ4_1: return "gguf_q4_1";
     case FormatKind::Int: break;
     }
     std::string s = "int" + std::to_string(bits);
     if (symmetric) s += "-sym";
     if (groupSize > 0) s += "-g" + std::to_string(groupSize);
+    if (fp16Scale) s += "-f16";
     return s;
 }
 
@@ -363,6 +450,10 @@ std::optional<QuantFormat> QuantFormat::parse(const std::string& nameIn) {
     if (n == "mxfp6_e3m2" || n == "mxfp6") return mx(FormatKind::MxFp6E3M2);
     if (n == "mxfp6_e2m3") return mx(FormatKind::MxFp6E2M3);
     if (n == "mxfp4" || n == "mxfp4_e2m1") return mx(FormatKind::MxFp4E2M1);
+    if (n == "fp16" || n == "f16") return QuantFormat{FormatKind::Fp16, 16, false, 0};
+    if (n == "gguf_q8_0") return QuantFormat{FormatKind::GgufQ8_0, 8, false, kMxBlock};
+    if (n == "gguf_q4_0") return QuantFormat{FormatKind::GgufQ4_0, 4, false, kMxBlock};
+    if (n == "gguf_q4_1") return QuantFormat{FormatKind::GgufQ4_1, 4, false, kMxBlock};
 
     // int<b>[-sym][-g<G>] (the -sym and -g parts in either order)
     if (n.rfind("int", 0) != 0) return std::nullopt;
@@ -384,9 +475,13 @@ std::optional<QuantFormat> QuantFormat::parse(const std::string& nameIn) {
     f.kind = FormatKind::Int;
     f.symmetric = false;
     f.groupSize = 0;
-    bool sawSym = false, sawG = false;
+    bool sawSym = false, sawG = false, sawF16 = false;
     while (i < n.size()) {
-        if (n.compare(i, 4, "-sym") == 0 && !sawSym) {
+        if (n.compare(i, 4, "-f16") == 0 && !sawF16) {
+            sawF16 = true;
+            f.fp16Scale = true;
+            i += 4;
+        } else if (n.compare(i, 4, "-sym") == 0 && !sawSym) {
             sawSym = true;
             f.symmetric = true;
             i += 4;
@@ -413,6 +508,12 @@ Quantizer::Quantizer(const QuantFormat& f) : f_(f) {
         f_.bits = specOf(f_.kind).codeBits;
         f_.groupSize = kMxBlock;
     }
+    if (f_.isGguf()) {
+        f_.bits = codeBitsOf(f_);
+        f_.symmetric = false;
+        f_.groupSize = kMxBlock;
+    }
+    if (f_.kind == FormatKind::Fp16) f_ = QuantFormat{FormatKind::Fp16, 16, false, 0};
     assert(f_.kind != FormatKind::Int || (f_.bits >= 2 && f_.bits <= 8 && f_.groupSize >= 0));
 }
 
@@ -421,13 +522,25 @@ RowParams Quantizer::findParams(const Eigen::Ref<const MatrixRM>& cols) const {
     RowParams p;
     p.scale.resize(rows);
     p.zero.setZero(rows);
-    if (f_.kind == FormatKind::None) {
+    if (f_.kind == FormatKind::None || f_.kind == FormatKind::Fp16) {
         p.scale.setOnes();
+        return p;
+    }
+    if (f_.isGguf()) {
+        p.inv.resize(rows);
+        if (f_.kind == FormatKind::GgufQ4_1) p.offset.resize(rows);
+        for (int64_t r = 0; r < rows; ++r) {
+            const gguf::BlockParams b = ggufParams(f_.kind, cols.row(r).data(), n);
+            p.scale[r] = b.d16;
+            p.zero[r] = b.m16;
+            p.inv[r] = b.inv;
+            if (p.offset.size()) p.offset[r] = b.min;
+        }
         return p;
     }
     if (f_.kind == FormatKind::Int) {
         for (int64_t r = 0; r < rows; ++r) {
-            const IntParam ip = intParams(cols.row(r).data(), n, f_.bits, f_.symmetric);
+            const IntParam ip = intParams(cols.row(r).data(), n, f_.bits, f_.symmetric, f_.fp16Scale);
             p.scale[r] = ip.scale;
             p.zero[r] = ip.zero;
         }
@@ -443,11 +556,21 @@ Eigen::VectorXf Quantizer::quantizeColumn(const Eigen::Ref<const Eigen::VectorXf
     assert(p.scale.size() == rows);
     Eigen::VectorXf out(rows);
     if (f_.kind == FormatKind::None) return w;
+    if (f_.kind == FormatKind::Fp16) {
+        for (int64_t r = 0; r < rows; ++r) out[r] = fp16Round(w[r]);
+        return out;
+    }
+    if (f_.isGguf()) {
+        assert(p.inv.size() == rows && (f_.kind != FormatKind::GgufQ4_1 || p.offset.size() == rows));
+        for (int64_t r = 0; r < rows; ++r)
+            out[r] = ggufFake(f_.kind, w[r], p.scale[r], p.zero[r], p.inv[r], p.offset.size() ? p.offset[r] : 0.f);
+        return out;
+    }
     if (f_.kind == FormatKind::Int) {
         const float maxq = static_cast<float>((1 << f_.bits) - 1);
         for (int64_t r = 0; r < rows; ++r) {
             const float q = intQ(w[r], p.scale[r], p.zero[r], maxq);
-            out[r] = p.scale[r] * (q - p.zero[r]);
+            out[r] = intValue(p.scale[r], q, p.zero[r], f_.fp16Scale);
         }
         return out;
     }
@@ -461,8 +584,21 @@ MatrixRM Quantizer::fakeQuantize(const MatrixRM& W) const {
     // Same arithmetic as findParams + quantizeColumn, done row by row.
     if (f_.kind == FormatKind::None) return W;
     const int64_t rows = W.rows(), cols = W.cols();
+    if (f_.kind == FormatKind::Fp16 || (f_.isGguf() && cols % kMxBlock != 0)) return fp16Matrix(W);
     MatrixRM out(rows, cols);
-    const int64_t g = f_.isMx() ? kMxBlock : (f_.groupSize > 0 ? f_.groupSize : std::max<int64_t>(cols, 1));
+    const int64_t g = f_.fixedBlocks() ? kMxBlock : (f_.groupSize > 0 ? f_.groupSize : std::max<int64_t>(cols, 1));
+    if (f_.isGguf()) {
+#pragma omp parallel for schedule(static) if (rows * cols > (1 << 16))
+        for (int64_t r = 0; r < rows; ++r) {
+            const float* x = W.row(r).data();
+            float* y = out.row(r).data();
+            for (int64_t c0 = 0; c0 < cols; c0 += g) {
+                const gguf::BlockParams b = ggufParams(f_.kind, x + c0, g);
+                for (int64_t c = c0; c < c0 + g; ++c) y[c] = ggufFake(f_.kind, x[c], b.d16, b.m16, b.inv, b.min);
+            }
+        }
+        return out;
+    }
     if (f_.kind == FormatKind::Int) {
         const float maxq = static_cast<float>((1 << f_.bits) - 1);
 #pragma omp parallel for schedule(static) if (rows * cols > (1 << 16))
@@ -471,8 +607,8 @@ MatrixRM Quantizer::fakeQuantize(const MatrixRM& W) const {
             float* y = out.row(r).data();
             for (int64_t c0 = 0; c0 < cols; c0 += g) {
                 const int64_t n = std::min(g, cols - c0);
-                const IntParam ip = intParams(x + c0, n, f_.bits, f_.symmetric);
-                for (int64_t c = c0; c < c0 + n; ++c) y[c] = ip.scale * (intQ(x[c], ip.scale, ip.zero, maxq) - ip.zero);
+                const IntParam ip = intParams(x + c0, n, f_.bits, f_.symmetric, f_.fp16Scale);
+                for (int64_t c = c0; c < c0 + n; ++c) y[c] = intValue(ip.scale, intQ(x[c], ip.scale, ip.zero, maxq), ip.zero, f_.fp16Scale);
             }
         }
         return out;
@@ -492,6 +628,46 @@ MatrixRM Quantizer::fakeQuantize(const MatrixRM& W) const {
     return out;
 }
 
+// ------------------------------------------------------------------ grids
+
+RowParams RowParams::segment(Eigen::Index r0, Eigen::Index n) const {
+    RowParams p{scale.segment(r0, n), zero.segment(r0, n), {}, {}};
+    if (inv.size()) p.inv = inv.segment(r0, n);
+    if (offset.size()) p.offset = offset.segment(r0, n);
+    return p;
+}
+
+void RowParams::setRows(Eigen::Index rows, Eigen::Index r0, const RowParams& p) {
+    auto put = [&](Eigen::VectorXf& dst, const Eigen::VectorXf& src) {
+        if (src.size() == 0) return;
+        if (dst.size() != rows) dst.setZero(rows);
+        dst.segment(r0, src.size()) = src;
+    };
+    put(scale, p.scale);
+    put(zero, p.zero);
+    put(inv, p.inv);
+    put(offset, p.offset);
+}
+
+QuantGrid QuantGrid::rtn(const MatrixRM& W, const Quantizer& q) {
+    QuantGrid g;
+    g.rows = W.rows();
+    g.cols = W.cols();
+    const int64_t G = q.format().blockSize() > 0 ? q.format().blockSize() : std::max<int64_t>(g.cols, 1);
+    g.gIdx.resize(static_cast<size_t>(g.cols));
+    for (int64_t c0 = 0, k = 0; c0 < g.cols; c0 += G, ++k) {
+        const int64_t n = std::min(G, g.cols - c0);
+        g.groups.push_back(q.findParams(W.middleCols(c0, n)));
+        for (int64_t c = c0; c < c0 + n; ++c) g.gIdx[static_cast<size_t>(c)] = static_cast<int>(k);
+    }
+    return g;
+}
+
+QuantFormat effectiveWeightFormat(const QuantFormat& f, int64_t inFeatures) {
+    if (f.isGguf() && inFeatures % kMxBlock != 0) return QuantFormat{FormatKind::Fp16, 16, false, 0};
+    return f;
+}
+
 // ------------------------------------------------------------------ pack / unpack
 
 PackedMatrix pack(const MatrixRM& W, const QuantFormat& fIn) {
@@ -502,6 +678,20 @@ PackedMatrix pack(const MatrixRM& W, const QuantFormat& fIn) {
     p.rows = W.rows();
     p.cols = W.cols();
     const int64_t rows = p.rows, cols = p.cols;
+    if (f.kind == FormatKind::Fp16 || (f.isGguf() && cols % kMxBlock != 0)) {
+        p.format = QuantFormat{FormatKind::Fp16, 16, false, 0};
+        p.codes.resize(static_cast<size_t>(rows * cols) * 2);
+        for (int64_t r = 0; r < rows; ++r)
+            convertFromFloat(DType::F16, W.row(r).data(), p.codes.data() + r * cols * 2, static_cast<size_t>(cols));
+        return p;
+    }
+    if (f.isGguf()) {  // the ggml blocks, bit for bit as llama.cpp's reference quantizer
+        const gguf::GgmlType t = ggmlTypeOf(f.kind);
+        const size_t rb = gguf::bytesFor(t, cols);
+        p.codes.resize(static_cast<size_t>(rows) * rb);
+        for (int64_t r = 0; r < rows; ++r) gguf::quantizeRowRef(t, W.row(r).data(), cols, p.codes.data() + r * rb);
+        return p;
+    }
     const int bits = codeBitsOf(f);
     const int64_t rowBytes = ceilDiv(cols * bits, 8);
     p.codes.assign(static_cast<size_t>(rows * rowBytes), 0);
@@ -520,13 +710,20 @@ PackedMatrix pack(const MatrixRM& W, const QuantFormat& fIn) {
             uint8_t* row = p.codes.data() + r * rowBytes;
             for (int64_t gi = 0; gi < groups; ++gi) {
                 const int64_t c0 = gi * g, n = std::min(g, cols - c0);
-                const IntParam ip = intParams(x + c0, n, f.bits, f.symmetric);
+                const IntParam ip = intParams(x + c0, n, f.bits, f.symmetric, f.fp16Scale);
                 p.scale[static_cast<size_t>(r * groups + gi)] = ip.scale;
                 if (std::isnan(ip.scale)) continue;  // NaN group: codes 0, zero 0
                 const float maxq = static_cast<float>((1 << f.bits) - 1);
-                p.zero[static_cast<size_t>(r * groups + gi)] = static_cast<uint8_t>(ip.zero);
-                for (int64_t c = c0; c < c0 + n; ++c)
-                    putBits(row, c, bits, static_cast<uint32_t>(intQ(x[c], ip.scale, ip.zero, maxq)));
+                // A group whose scale underflowed to 0 (denormal inputs only) gets a NaN/Inf
+                // zero and NaN codes: stored as 0 (a float -> integer cast of those is
+                // undefined and differs between x86 instruction sets; the OpenCL pack kernel
+                // stores the same).
+                const float z = ip.zero;
+                p.zero[static_cast<size_t>(r * groups + gi)] = (z >= 0.f && z <= 255.f) ? static_cast<uint8_t>(z) : uint8_t(0);
+                for (int64_t c = c0; c < c0 + n; ++c) {
+                    const float q = intQ(x[c], ip.scale, ip.zero, maxq);  // an integer in [0, maxq], or NaN
+                    putBits(row, c, bits, std::isnan(q) ? 0u : static_cast<uint32_t>(q));
+                }
             }
         }
         return p;
@@ -552,6 +749,19 @@ MatrixRM unpack(const PackedMatrix& p) {
     const QuantFormat& f = p.format;
     const int64_t rows = p.rows, cols = p.cols;
     MatrixRM out(rows, cols);
+    if (f.kind == FormatKind::Fp16) {
+        assert(static_cast<int64_t>(p.codes.size()) == rows * cols * 2);
+        for (int64_t r = 0; r < rows; ++r)
+            convertToFloat(DType::F16, p.codes.data() + r * cols * 2, out.row(r).data(), static_cast<size_t>(cols));
+        return out;
+    }
+    if (f.isGguf()) {
+        const gguf::GgmlType t = ggmlTypeOf(f.kind);
+        const size_t rb = gguf::bytesFor(t, cols);
+        assert(p.codes.size() == static_cast<size_t>(rows) * rb);
+        for (int64_t r = 0; r < rows; ++r) gguf::decodeRow(t, p.codes.data() + r * rb, out.row(r).data(), cols);
+        return out;
+    }
     const int bits = codeBitsOf(f);
     const int64_t rowBytes = ceilDiv(cols * bits, 8);
     assert(static_cast<int64_t>(p.codes.size()) == rows * rowBytes);
@@ -569,7 +779,7 @@ MatrixRM unpack(const PackedMatrix& p) {
             for (int64_t c = 0; c < cols; ++c) {
                 const size_t gi = static_cast<size_t>(r * groups + c / g);
                 const float q = static_cast<float>(getBits(row, c, bits));
-                out(r, c) = p.scale[gi] * (q - static_cast<float>(p.zero[gi]));
+                out(r, c) = intValue(p.scale[gi], q, static_cast<float>(p.zero[gi]), f.fp16Scale);
             }
         }
         return out;
@@ -603,6 +813,10 @@ float decodeMxElement(FormatKind k, uint8_t code) {
 
 void fakeQuantizeActivations(MatrixRM& x, const QuantFormat& f) {
     if (f.kind == FormatKind::None) return;
+    if (f.kind == FormatKind::Fp16) {
+        x = fp16Matrix(x);
+        return;
+    }
     const int64_t rows = x.rows(), cols = x.cols();
     if (f.kind == FormatKind::Int) {
         const float qmax = static_cast<float>((1 << (f.bits - 1)) - 1);

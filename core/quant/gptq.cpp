@@ -48,6 +48,7 @@
 
 #include <Eigen/Cholesky>
 
+#include "compute/backend.h"
 #include "util/error.h"
 
 namespace qs {
@@ -132,6 +133,8 @@ struct Prepared {
     Eigen::Index G = 0;
     bool grouped = false, staticGroups = false;
     int deadColumns = 0;
+    /// Where the parameters each group was rounded with are recorded (may be null).
+    QuantGrid* grid = nullptr;
     /// Mixed precision: one quantizer per group of G original columns (null: `quant` everywhere).
     const std::vector<Quantizer>* mixed = nullptr;
     const Quantizer& quantizerOf(const Quantizer& quant, Eigen::Index permutedCol) const {
@@ -159,7 +162,7 @@ Prepared prepare(const MatrixRM& W, const Eigen::MatrixXd& Hin, const Quantizer&
     P.mixed = mixed;
     P.G = fmt.blockSize();  // 0 = one group per row (per channel)
     P.grouped = P.G > 0;
-    P.staticGroups = P.grouped && (opt.staticGroups || (fmt.isMx() && opt.actOrder));
+    P.staticGroups = P.grouped && (opt.staticGroups || (fmt.fixedBlocks() && opt.actOrder));
 
     // 1. per-channel params from the original W
     if (!P.grouped) P.rowParams = quant.findParams(W);
@@ -202,7 +205,26 @@ Prepared prepare(const MatrixRM& W, const Eigen::MatrixXd& Hin, const Quantizer&
 }
 
 RowParams rowsOf(const RowParams& p, Eigen::Index r0, Eigen::Index n) {
-    return RowParams{p.scale.segment(r0, n), p.zero.segment(r0, n)};
+    return p.segment(r0, n);
+}
+
+/// Sets up P.grid for the result's grid (before the column passes): its groups are
+/// filled as they are found (non-static groups) or from P's fixed parameters.
+void startGrid(Prepared& P, QuantGrid& grid, Eigen::Index rows, Eigen::Index cols) {
+    grid.rows = rows;
+    grid.cols = cols;
+    grid.gIdx.assign(size_t(cols), 0);
+    if (!P.grouped) {
+        grid.groups = {P.rowParams};
+    } else if (P.staticGroups) {
+        grid.groups = P.groups;
+        for (Eigen::Index c = 0; c < cols; ++c) grid.gIdx[size_t(c)] = int(c / P.G);
+    } else {
+        // group k = permuted columns [kG, (k+1)G): original column perm[j] is in group j / G
+        grid.groups.assign(size_t((cols + P.G - 1) / P.G), RowParams{});
+        for (Eigen::Index j = 0; j < cols; ++j) grid.gIdx[size_t(P.perm[size_t(j)])] = int(j / P.G);
+    }
+    P.grid = &grid;
 }
 
 /// 6. The lazy column blocks on rows [r0, r0+n) of P.Wd (updated in place): the
@@ -226,6 +248,7 @@ double columnsPass(Prepared& P, Eigen::Index r0, Eigen::Index n, const Quantizer
     auto Wd = P.Wd.middleRows(r0, n);
     const Eigen::MatrixXd& U = P.U;
     const Eigen::Index B = opt.blockSize;
+    const std::shared_ptr<ComputeBackend> backend = computeBackend();
     for (Eigen::Index i1 = 0; i1 < cols; i1 += B) {
         ctx.check();
         const Eigen::Index i2 = std::min(i1 + B, cols), count = i2 - i1;
@@ -237,14 +260,15 @@ double columnsPass(Prepared& P, Eigen::Index r0, Eigen::Index n, const Quantizer
                 if (!P.staticGroups) {
                     if (j % G == 0) {
                         // Integer groups: the reference reads the group from the outer W, which
-                        // lacks this lazy block's updates (kept for bit-exactness). MX blocks take
+                        // lacks this lazy block's updates (kept for bit-exactness). MX (and GGUF) blocks take
                         // their shared exponent from the up-to-date weights: a stale max would
                         // saturate the updated values at the element format's max normal.
-                        const bool inBlock = fmt.isMx() && i + G <= count;
+                        const bool inBlock = fmt.fixedBlocks() && i + G <= count;
                         const Quantizer& qg = P.quantizerOf(quant, j);
                         groupParams = inBlock ? qg.findParams(toFloatRM(W1.middleCols(i, G)))
                                               : qg.findParams(toFloatRM(Wd.middleCols(j, std::min(G, cols - j))));
                         params = &groupParams;
+                        if (P.grid) P.grid->groups[size_t(j / G)].setRows(P.Wd.rows(), r0, groupParams);
                     }
                 } else {
                     params = &staticSub[size_t(P.perm[size_t(j)] / G)];
@@ -260,7 +284,9 @@ double columnsPass(Prepared& P, Eigen::Index r0, Eigen::Index n, const Quantizer
             if (rest > 0) W1.rightCols(rest).noalias() -= err * U.row(j).segment(j + 1, rest);
             Err1.col(i) = err;
         }
-        if (i2 < cols) Wd.rightCols(cols - i2).noalias() -= Err1 * U.block(i1, i2, count, cols - i2);
+        // W[:, i2:] -= Err1 · U[i1:i2, i2:] through the compute backend (the CPU path
+        // is this same Eigen GEMM, bit for bit; an OpenCL device within its tolerance)
+        if (i2 < cols) backend->gptqBlockUpdate(Wd.rightCols(cols - i2), Err1, U.block(i1, i2, count, cols - i2));
         if (errOut) errOut->middleCols(i1, count) = Err1;
         if (reportProgress)
             ctx.report(double(i2) / double(cols), cat("GPTQ ", shapeStr(n, cols), ": ", i2, "/", cols, " columns"));
@@ -288,6 +314,7 @@ GptqResult gptqQuantize(const MatrixRM& W, const Eigen::MatrixXd& Hin, const Qua
     }
     Prepared P = prepare(W, Hin, quant, opt, layer);
     res.deadColumns = P.deadColumns;
+    startGrid(P, res.grid, rows, cols);
     Eigen::MatrixXf Q(rows, cols);  // permuted order
     res.loss = columnsPass(P, 0, rows, quant, opt, Q, nullptr, ctx, true);
     res.weight = unpermute(Q, P.perm);
@@ -323,6 +350,7 @@ GptqResult gptqQuantizeMixed(const MatrixRM& W, const Eigen::MatrixXd& Hin, cons
     }
     Prepared P = prepare(W, Hin, qs.front(), opt, layer, &qs);
     res.deadColumns = P.deadColumns;
+    startGrid(P, res.grid, rows, cols);
     Eigen::MatrixXf Q(rows, cols);
     res.loss = columnsPass(P, 0, rows, qs.front(), opt, Q, nullptr, ctx, true);
     res.weight = unpermute(Q, P.perm);
@@ -348,6 +376,7 @@ GptqResult boaQuantize(const MatrixRM& W, const Eigen::MatrixXd& Hcol, const std
     }
     Prepared P = prepare(W, Hcol, quant, opt, layer);
     res.deadColumns = P.deadColumns;
+    startGrid(P, res.grid, rows, cols);
     Eigen::MatrixXf Q(rows, cols);
     const Eigen::Index heads = rows / hd;
     for (Eigen::Index h = 0; h < heads; ++h) {

@@ -26,6 +26,10 @@ struct GptqOptions {
 
 struct GptqResult {
     MatrixRM weight;        // the fake-quantized weight [out, in]
+    /// The grid the weight was rounded onto (per group the row parameters GPTQ
+    /// used, and each column's group: with act-order on integer groups, group k
+    /// holds the k-th G columns in act order). Empty for fp32 / empty matrices.
+    QuantGrid grid;
     double loss = 0;        // Σ (w - q)² / Hinv_jj² / 2, as the reference reports
     int deadColumns = 0;
 };

@@ -1,6 +1,7 @@
 #include "quant/pipeline.h"
 
 #include <chrono>
+#include <cstdio>
 #include <cmath>
 #include <algorithm>
 #include <map>
@@ -9,6 +10,7 @@
 #include <QJsonValue>
 
 #include "calib/hessian.h"
+#include "compute/backend.h"
 #include "quant/boa.h"
 #include "eval/forward.h"
 #include "util/error.h"
@@ -21,6 +23,7 @@ const char* quantMethodName(QuantMethod m) {
     case QuantMethod::Rtn: return "rtn";
     case QuantMethod::Gptq: return "gptq";
     case QuantMethod::Boa: return "boa";
+    case QuantMethod::Mgptq: return "mgptq";
     }
     return "?";
 }
@@ -29,8 +32,8 @@ const char* const kEmbedTokensName = "model.embed_tokens";
 const char* const kLmHeadName = "lm_head";
 
 const char* const kMethodHelp =
-    "steps joined by '+' in the order smoothquant, awq, then one of rtn, gptq, boa or none (e.g. gptq, boa, awq, smoothquant+gptq, "
-    "smoothquant+awq+gptq)";
+    "steps joined by '+' in the order smoothquant, awq, then one of rtn, gptq, boa, mgptq or none (e.g. gptq, boa, mgptq, awq, "
+    "smoothquant+gptq, smoothquant+awq+gptq)";
 
 std::string planMethodName(const LayerPlan& p) {
     std::string n;
@@ -52,6 +55,7 @@ std::string parseMethodInto(const std::string& name, LayerPlan& p) {
         else if (st == QLatin1String("rtn")) at = 2, m = QuantMethod::Rtn, rounded = true;
         else if (st == QLatin1String("gptq")) at = 2, m = QuantMethod::Gptq, rounded = true;
         else if (st == QLatin1String("boa")) at = 2, m = QuantMethod::Boa, rounded = true;
+        else if (st == QLatin1String("mgptq")) at = 2, m = QuantMethod::Mgptq, rounded = true;
         else if (st == QLatin1String("none")) at = 2, m = QuantMethod::None, rounded = true;
         else return "unknown method step '" + st.toStdString() + "' in '" + name + "'; expected " + kMethodHelp;
         if (at < stage) return "method '" + name + "': '" + st.toStdString() + "' is repeated or out of order; expected " + kMethodHelp;
@@ -61,6 +65,27 @@ std::string parseMethodInto(const std::string& name, LayerPlan& p) {
     p.method = m;
     p.smoothQuant = sq;
     p.awq = awq;
+    return {};
+}
+
+std::string mgptqPlanError(const LayerPlan& p, int64_t inFeatures) {
+    const QuantFormat& f = p.weight;
+    if (f.kind != FormatKind::Int || f.groupSize <= 0)
+        return "method mgptq allocates bits per group of input columns; wformat must be a grouped integer format such as int3-g64 "
+               "(its group size and symmetry are used, its width is not), got " + f.name();
+    if (!(p.mgptq.targetBits > 0)) return "method mgptq needs mgptq_bits (the average bits per weight, scales included)";
+    if (const std::string e = validateMgptqOptions(p.mgptq); !e.empty()) return e;
+    if (p.gptq.actOrder && !p.gptq.staticGroups)
+        return "method mgptq with act_order needs static_groups (each group's grid is fixed before the columns are permuted)";
+    const std::vector<double> a = mgptqAchievableBits(inFeatures, f, p.mgptq.choices);
+    if (!a.empty() && p.mgptq.targetBits < a.front() - 1e-9 * a.front()) {
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "%.4f", a.front());
+        QuantFormat low = f;
+        low.bits = p.mgptq.choices.front();
+        return "mgptq_bits " + QString::number(p.mgptq.targetBits).toStdString() + " is below the smallest achievable " + buf +
+               " bits per weight for " + std::to_string(inFeatures) + " inputs (every group " + low.name() + ")";
+    }
     return {};
 }
 
@@ -81,6 +106,17 @@ QJsonObject LayerResult::toJson() const {
     if (std::isfinite(awqRatio)) o.insert(QStringLiteral("awq_ratio"), awqRatio);
     if (std::isfinite(awqLossGain)) o.insert(QStringLiteral("awq_block_mse_vs_rtn"), awqLossGain);
     if (std::isfinite(awqClipShrink)) o.insert(QStringLiteral("awq_clip_mean_shrink"), awqClipShrink);
+    if (!groupBits.empty()) {
+        QJsonObject h;
+        for (const auto& [b, n] : groupBits) h.insert(QString::number(b), qint64(n));
+        o.insert(QStringLiteral("group_bits"), h);
+        o.insert(QStringLiteral("mgptq_target_bits"), num(mgptqTargetBits));
+        o.insert(QStringLiteral("mgptq_relaxed_bits"), num(mgptqRelaxedBits));
+        o.insert(QStringLiteral("mgptq_repaired_groups"), mgptqRepairedGroups);
+        o.insert(QStringLiteral("mgptq_loss_model"), QString::fromStdString(mgptqLossModel));
+        o.insert(QStringLiteral("mgptq_model_loss_vs_lowest"), num(mgptqModelLossVsLowest));
+        o.insert(QStringLiteral("mgptq_model_loss_vs_separable_optimum"), num(mgptqModelLossVsOptimum));
+    }
     return o;
 }
 
@@ -90,6 +126,17 @@ using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 bool planned(const LayerPlan& p) { return p.method != QuantMethod::None && p.weight.kind != FormatKind::None; }
+
+/// The plan as the layer can be stored: a GGUF format on rows that are not a
+/// multiple of 32 becomes fp16 with RTN (llama.cpp keeps such tensors F16).
+LayerPlan storablePlan(LayerPlan p, int64_t inFeatures) {
+    const QuantFormat f = effectiveWeightFormat(p.weight, inFeatures);
+    if (!(f == p.weight)) {
+        p.weight = f;
+        if (p.method != QuantMethod::None) p.method = QuantMethod::Rtn;
+    }
+    return p;
+}
 
 /// BoA's factors of one projection: per head output-side (row) factors, and for v
 /// per KV head input-side (column) factors.
@@ -284,8 +331,13 @@ QuantizeResult quantizeModel(const Model& model, const std::vector<int>& calibTo
     bool needCalib = !calibTokens.empty();
     for (const Block& b : q.blocks)
         for (const Linear& l : b.linears) {
-            const LayerPlan p = plans.emplace(&l, plan(l)).first->second;
+            const LayerPlan p = plans.emplace(&l, storablePlan(plan(l), l.inFeatures)).first->second;
             if (usesGptq(p.method) || p.smoothQuant || p.awq) needCalib = true;
+            if (p.method == QuantMethod::Mgptq && planned(p)) {
+                // checked before any calibration work: the layer names the problem
+                const std::string e = mgptqPlanError(p, l.inFeatures);
+                if (!e.empty()) throw Error(QStringLiteral("layer '%1': %2").arg(QString::fromStdString(l.name), QString::fromStdString(e)));
+            }
         }
     // the tensors outside the blocks
     auto checkOuter = [](const std::optional<LayerPlan>& p, const char* name, bool gptqOk) {
@@ -296,6 +348,8 @@ QuantizeResult quantizeModel(const Model& model, const std::vector<int>& calibTo
                             .arg(n, gptqOk ? QStringLiteral("rtn or gptq") : QStringLiteral("rtn")));
         if (p->method == QuantMethod::Boa)
             throw Error(QStringLiteral("%1: BoA applies to attention projections; use rtn or gptq").arg(n));
+        if (p->method == QuantMethod::Mgptq)
+            throw Error(QStringLiteral("%1: MG-PTQ applies to the linears of the decoder blocks; use rtn or gptq").arg(n));
         if (p->method == QuantMethod::Gptq && !gptqOk)
             throw Error(QStringLiteral("%1: the embedding table is a lookup without an input Hessian; GPTQ does not apply, use rtn").arg(n));
         if (!gptqOk && p->activation.kind != FormatKind::None)
@@ -326,9 +380,10 @@ QuantizeResult quantizeModel(const Model& model, const std::vector<int>& calibTo
     // records its LayerResult and returns the fake-quantized weight.
     // BoA's factors of the linear being quantized (null: BoA runs as GPTQ, i.e. o and the MLP)
     const BoaFactors* boaNow = nullptr;
-    auto quantizeWeights = [&](const std::string& name, int blockIndex, const MatrixRM& W, const LayerPlan& p,
+    auto quantizeWeights = [&](const std::string& name, int blockIndex, const MatrixRM& W, const LayerPlan& planIn,
                                const Eigen::MatrixXd* H, double lo, double hi, const TransformInfo* ti) {
         const auto t0 = Clock::now();
+        const LayerPlan p = storablePlan(planIn, W.cols());
         LayerResult r;
         r.name = name;
         r.block = blockIndex;
@@ -346,6 +401,7 @@ QuantizeResult quantizeModel(const Model& model, const std::vector<int>& calibTo
         }
         const Quantizer quantizer(p.weight);
         MatrixRM Wq;
+        std::shared_ptr<QuantGrid> grid;
         if (usesGptq(p.method)) {
             Q_ASSERT(H);
             JobContext sub;  // GPTQ's column progress, mapped into this group's share of the bar
@@ -364,14 +420,47 @@ QuantizeResult quantizeModel(const Model& model, const std::vector<int>& calibTo
                                                 p.gptq.actOrder, sub);
                     g.weight.middleRows(int64_t(h) * hd, hd) = gh.weight;
                     g.loss += gh.loss;
+                    // the heads' grids stacked by rows (one column->group map: equal unless
+                    // act-order permuted integer groups differently per head, then no grid)
+                    if (h == 0) {
+                        g.grid = gh.grid;
+                        g.grid.rows = W.rows();
+                        for (RowParams& gp : g.grid.groups) gp = RowParams{};
+                    } else if (gh.grid.gIdx != g.grid.gIdx) {
+                        g.grid.groups.clear();
+                    }
+                    for (size_t k = 0; k < g.grid.groups.size(); ++k)
+                        g.grid.groups[k].setRows(W.rows(), int64_t(h) * hd, gh.grid.groups[k]);
                 }
+                if (g.grid.groups.empty()) g.grid = QuantGrid{};
+            } else if (p.method == QuantMethod::Mgptq) {
+                // MG-PTQ: the allocator's per-group widths (its share of the bar: about
+                // K GPTQ passes for the loss model), then GPTQ with them
+                const MgptqAllocation a = mgptqAllocate(W, *H, p.weight, p.mgptq, p.gptq, sub.sub(0.0, 0.75, "MG-PTQ: "));
+                g = gptqQuantizeMixed(W, *H, a.groupFormats(p.weight), p.gptq, sub.sub(0.75, 1.0));
+                g.grid = QuantGrid{};  // mixed widths: no single-format grid for the exporters
+                r.bitsPerWeight = a.bitsPerWeight;
+                for (int b : a.groupBits) ++r.groupBits[b];
+                r.mgptqTargetBits = a.targetBits;
+                r.mgptqRelaxedBits = a.relaxedBits;
+                r.mgptqRepairedGroups = a.repairedGroups;
+                r.mgptqLossModel = mgptqLossName(p.mgptq.loss);
+                r.mgptqModelLossVsLowest = a.lowestLoss > 0 ? a.modelLoss / a.lowestLoss : 0.0;
+                r.mgptqModelLossVsOptimum = a.separableOptimumLoss > 0 ? a.modelLoss / a.separableOptimumLoss : 1.0;
             } else {
                 g = gptqQuantize(W, *H, quantizer, p.gptq, sub);
             }
             r.gptqLoss = g.loss;
             Wq = std::move(g.weight);
+            if (!g.grid.empty()) grid = std::make_shared<QuantGrid>(std::move(g.grid));
         } else {
-            Wq = quantizer.fakeQuantize(W);
+            Wq = computeBackend()->fakeQuantize(W, p.weight);  // RTN: bit for bit Quantizer(p.weight).fakeQuantize(W)
+            if (p.weight.kind != FormatKind::None && p.weight.kind != FormatKind::Fp16)
+                grid = std::make_shared<QuantGrid>(QuantGrid::rtn(W, quantizer));
+        }
+        if (grid) {  // the exporters need the stored parameters only, not the rounding inputs
+            for (RowParams& gp : grid->groups) gp.inv.resize(0), gp.offset.resize(0);
+            r.grid = grid;
         }
         if (H) {
             const double base = predictedError(W, MatrixRM::Zero(W.rows(), W.cols()), *H);

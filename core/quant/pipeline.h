@@ -14,6 +14,7 @@
 // the input untouched.
 #include <functional>
 #include <limits>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -22,6 +23,7 @@
 #include <QJsonObject>
 
 #include "calib/calibration.h"
+#include "alloc/mgptq.h"
 #include "jobs/job.h"
 #include "model/model.h"
 #include "quant/formats.h"
@@ -31,11 +33,13 @@
 namespace qs {
 
 /// The rounding step of a plan. Boa = BoA's attention-aware GPTQ on q/k/v (on
-/// every other linear it is GPTQ, as in the paper).
-enum class QuantMethod { None, Rtn, Gptq, Boa };
+/// every other linear it is GPTQ, as in the paper). Mgptq = MG-PTQ: per group of
+/// input columns a bit width chosen by the graph-network allocator (core/alloc/mgptq)
+/// under the layer's average-bits target, then GPTQ with those widths.
+enum class QuantMethod { None, Rtn, Gptq, Boa, Mgptq };
 const char* quantMethodName(QuantMethod m);
 /// Methods that take GptqOptions (damp, act-order, groups, block size) and need calibration.
-inline bool usesGptq(QuantMethod m) { return m == QuantMethod::Gptq || m == QuantMethod::Boa; }
+inline bool usesGptq(QuantMethod m) { return m == QuantMethod::Gptq || m == QuantMethod::Boa || m == QuantMethod::Mgptq; }
 
 struct LayerPlan {
     QuantMethod method = QuantMethod::Rtn;
@@ -53,6 +57,10 @@ struct LayerPlan {
     SmoothQuantOptions smooth;
     bool awq = false;
     AwqOptions awqOpt;
+    /// MG-PTQ (method Mgptq): the average-bits target, the candidate widths and the
+    /// seed; group size and symmetry come from `weight` (a grouped integer format
+    /// whose own width is not used).
+    MgptqOptions mgptq;
 };
 using PlanFn = std::function<LayerPlan(const Linear&)>;
 
@@ -66,6 +74,10 @@ std::string planMethodName(const LayerPlan& p);
 std::string parseMethodInto(const std::string& name, LayerPlan& p);
 /// The list of accepted steps, for messages.
 extern const char* const kMethodHelp;
+/// Why an MG-PTQ plan cannot run on a linear of `inFeatures` inputs (a grouped
+/// integer wformat, mgptq_bits set and achievable, valid choices, act-order only
+/// with static groups); empty when it can.
+std::string mgptqPlanError(const LayerPlan& p, int64_t inFeatures);
 
 struct LayerResult {
     std::string name;
@@ -86,6 +98,23 @@ struct LayerResult {
     double awqClipShrink = std::numeric_limits<double>::quiet_NaN();// mean chosen clip factor
     std::string methodName;                                         // planMethodName of the plan
     double seconds = 0;
+    /// MG-PTQ: number of column groups per bit width (empty otherwise), the target,
+    /// the expected bits of the trained soft assignment, the groups the exact-budget
+    /// step changed, the loss model's name and its value at the chosen widths relative
+    /// to every group at the lowest width and to the optimum of its per-group terms
+    /// (see MgptqAllocation). bitsPerWeight is the realised value.
+    std::map<int, int64_t> groupBits;
+    double mgptqTargetBits = std::numeric_limits<double>::quiet_NaN();
+    double mgptqRelaxedBits = std::numeric_limits<double>::quiet_NaN();
+    int mgptqRepairedGroups = 0;
+    std::string mgptqLossModel;
+    double mgptqModelLossVsLowest = std::numeric_limits<double>::quiet_NaN();
+    double mgptqModelLossVsOptimum = std::numeric_limits<double>::quiet_NaN();
+    /// The grid the weight was rounded onto (scales/zeros per group, column ->
+    /// group), for the exporters (core/export); null for float layers. Not in toJson.
+    /// `format` is the format the layer was evaluated in (a GGUF format on rows
+    /// that are not a multiple of 32 becomes fp16 with RTN, see effectiveWeightFormat).
+    std::shared_ptr<const QuantGrid> grid;
     QJsonObject toJson() const;
 };
 

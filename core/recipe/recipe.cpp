@@ -28,12 +28,13 @@ const QStringList kEmbedKeys = {QStringLiteral("method"), QStringLiteral("wforma
 const QStringList kSettingKeys = {QStringLiteral("method"),        QStringLiteral("wformat"), QStringLiteral("act_order"),
                                   QStringLiteral("static_groups"), QStringLiteral("damp"),    QStringLiteral("block_size"),
                                   QStringLiteral("aformat"),       QStringLiteral("smoothquant_alpha"), QStringLiteral("awq_grid"),
-                                  QStringLiteral("awq_clip"),      QStringLiteral("awq_max_shrink"),    QStringLiteral("awq_tokens")};
+                                  QStringLiteral("awq_clip"),      QStringLiteral("awq_max_shrink"),    QStringLiteral("awq_tokens"),
+                                  QStringLiteral("mgptq_bits"),    QStringLiteral("mgptq_choices"),     QStringLiteral("mgptq_seed")};
 const QStringList kPatternKeys = {QStringLiteral("match"), QStringLiteral("regex")};
 const QStringList kCalibKeys = {QStringLiteral("nsamples"), QStringLiteral("seqlen"), QStringLiteral("seed")};
 const char* kFormatsExpected =
     "expected int<B>[-sym][-g<G>] with B in 2..8 (e.g. int4, int3-sym-g128), mxint8, mxint4, mxfp8_e4m3, "
-    "mxfp8_e5m2, mxfp6_e3m2, mxfp6_e2m3 or mxfp4";
+    "mxfp8_e5m2, mxfp6_e3m2, mxfp6_e2m3, mxfp4, fp16, gguf_q8_0, gguf_q4_0 or gguf_q4_1";
 
 /// How a JSON value reads in a message.
 QString found(const QJsonValue& v) {
@@ -120,7 +121,8 @@ std::optional<QString> readString(const QJsonObject& o, const QString& key, cons
 }
 
 /// The settings keys of `defaults` or one override entry, with their cross-key rules.
-RecipeSettings readSettings(const QJsonObject& o, const QString& path, bool isDefaults, Ctx& ctx) {
+/// `defaults`: the parsed defaults (null while reading them).
+RecipeSettings readSettings(const QJsonObject& o, const QString& path, bool isDefaults, Ctx& ctx, const LayerPlan* defaults) {
     RecipeSettings s;
     if (auto m = readString(o, QStringLiteral("method"), path, ctx, QStringLiteral("a method name (e.g. gptq, awq, smoothquant+gptq)"))) {
         LayerPlan p;
@@ -176,6 +178,41 @@ RecipeSettings readSettings(const QJsonObject& o, const QString& path, bool isDe
         else s.awqMaxShrink = v.toDouble();
     }
     if (auto t = readInt(o, QStringLiteral("awq_tokens"), path, 1, 1 << 24, ctx)) s.awqTokens = int(*t);
+    if (o.contains(QStringLiteral("mgptq_bits"))) {
+        const QJsonValue v = o.value(QStringLiteral("mgptq_bits"));
+        if (!v.isDouble() || !(v.toDouble() > 0.0 && v.toDouble() <= 32.0))
+            ctx.add(join(path, QStringLiteral("mgptq_bits")),
+                    QStringLiteral("expected the average bits per weight (scales included), a number in (0, 32], found %1").arg(found(v)));
+        else s.mgptqBits = v.toDouble();
+    }
+    if (o.contains(QStringLiteral("mgptq_choices"))) {
+        const QJsonValue v = o.value(QStringLiteral("mgptq_choices"));
+        const QString p = join(path, QStringLiteral("mgptq_choices"));
+        const QString expected = QStringLiteral("expected a non-empty array of distinct bit widths in 2..8 (e.g. [2, 3, 4])");
+        if (!v.isArray() || v.toArray().isEmpty()) {
+            ctx.add(p, QStringLiteral("%1, found %2").arg(expected, found(v)));
+        } else {
+            std::vector<int> c;
+            bool ok = true;
+            for (const QJsonValue& e : v.toArray()) {
+                const double d = e.toDouble();
+                if (!e.isDouble() || d != std::floor(d) || d < 2 || d > 8) {
+                    ctx.add(p, QStringLiteral("%1, found %2 in the array").arg(expected, found(e)));
+                    ok = false;
+                    break;
+                }
+                if (std::find(c.begin(), c.end(), int(d)) != c.end()) {
+                    ctx.add(p, QStringLiteral("%1; %2 appears twice").arg(expected).arg(int(d)));
+                    ok = false;
+                    break;
+                }
+                c.push_back(int(d));
+            }
+            std::sort(c.begin(), c.end());
+            if (ok) s.mgptqChoices = c;
+        }
+    }
+    if (auto t = readInt(o, QStringLiteral("mgptq_seed"), path, 0, int64_t(1) << 53, ctx)) s.mgptqSeed = uint64_t(*t);
     // Cross-key rules within this one object. For defaults the method is the
     // built-in gptq when absent; an override without "method" inherits, so only
     // an explicit method without the step conflicts with the step's options.
@@ -190,7 +227,27 @@ RecipeSettings readSettings(const QJsonObject& o, const QString& path, bool isDe
                                                            .arg(QLatin1String(step), join(path, QStringLiteral("method")),
                                                                 QString::fromStdString(planMethodName(mp))));
     };
-    conflicts({"act_order", "static_groups", "damp", "block_size"}, usesGptq(mp.method), "gptq or boa");
+    conflicts({"act_order", "static_groups", "damp", "block_size"}, usesGptq(mp.method), "gptq, boa or mgptq");
+    conflicts({"mgptq_bits", "mgptq_choices", "mgptq_seed"}, mp.method == QuantMethod::Mgptq, "mgptq");
+    if (mp.method == QuantMethod::Mgptq && (isDefaults || explicitMethod)) {
+        // MG-PTQ needs its target here or inherited from the defaults, and a grouped integer format
+        if (!s.mgptqBits && !(defaults && defaults->method == QuantMethod::Mgptq && defaults->mgptq.targetBits > 0))
+            ctx.add(join(path, QStringLiteral("mgptq_bits")),
+                    QStringLiteral("missing; method %1 needs the average bits per weight (scales included), e.g. \"mgptq_bits\": 2.5")
+                        .arg(QString::fromStdString(planMethodName(mp))));
+        const std::optional<QuantFormat> wf = s.wformat ? s.wformat : (isDefaults ? std::optional<QuantFormat>(defaultRecipePlan().weight) : std::nullopt);
+        if (wf && (wf->kind != FormatKind::Int || wf->groupSize <= 0))
+            ctx.add(join(path, QStringLiteral("wformat")),
+                    QStringLiteral("%1 method %2 allocates bits per group of input columns; expected a grouped integer format such as "
+                                   "int3-g64 (its group size and symmetry are used, its width is not)")
+                        .arg(s.wformat ? QStringLiteral("'%1' does not suit:").arg(QString::fromStdString(wf->name()))
+                                       : QStringLiteral("missing (the built-in int4 has no groups);"),
+                             QString::fromStdString(planMethodName(mp))));
+        if (s.actOrder.value_or(false) && !s.staticGroups.value_or(false) && (isDefaults || o.contains(QStringLiteral("static_groups"))))
+            ctx.add(join(path, QStringLiteral("act_order")),
+                    QStringLiteral("method mgptq with act_order needs \"static_groups\": true (each group's grid is fixed before the columns "
+                                   "are permuted)"));
+    }
     conflicts({"smoothquant_alpha"}, mp.smoothQuant, "smoothquant");
     conflicts({"awq_grid", "awq_clip", "awq_max_shrink", "awq_tokens"}, mp.awq, "awq");
     const QuantMethod m = mp.method;
@@ -214,6 +271,9 @@ void apply(LayerPlan& p, const RecipeSettings& s) {
     if (s.damp) p.gptq.percDamp = *s.damp;
     if (s.blockSize) p.gptq.blockSize = *s.blockSize;
     if (s.aformat) p.activation = *s.aformat;
+    if (s.mgptqBits) p.mgptq.targetBits = *s.mgptqBits;
+    if (s.mgptqChoices) p.mgptq.choices = *s.mgptqChoices;
+    if (s.mgptqSeed) p.mgptq.seed = *s.mgptqSeed;
 }
 
 /// Glob -> anchored regular expression: '*' any run (dots included), '?' one character.
@@ -225,6 +285,12 @@ QString globToRegex(const QString& glob) {
         else rx += QRegularExpression::escape(QString(c));
     }
     return QRegularExpression::anchoredPattern(rx);
+}
+
+QJsonArray choicesJson(const std::vector<int>& c) {
+    QJsonArray a;
+    for (int b : c) a.append(b);
+    return a;
 }
 
 QJsonObject settingsJson(const RecipeSettings& s) {
@@ -245,6 +311,9 @@ QJsonObject settingsJson(const RecipeSettings& s) {
     if (s.damp) o.insert(QStringLiteral("damp"), *s.damp);
     if (s.blockSize) o.insert(QStringLiteral("block_size"), *s.blockSize);
     if (s.aformat) o.insert(QStringLiteral("aformat"), QString::fromStdString(s.aformat->kind == FormatKind::None ? std::string("none") : s.aformat->name()));
+    if (s.mgptqBits) o.insert(QStringLiteral("mgptq_bits"), *s.mgptqBits);
+    if (s.mgptqChoices) o.insert(QStringLiteral("mgptq_choices"), choicesJson(*s.mgptqChoices));
+    if (s.mgptqSeed) o.insert(QStringLiteral("mgptq_seed"), double(*s.mgptqSeed));
     return o;
 }
 
@@ -252,7 +321,7 @@ QJsonObject settingsJson(const RecipeSettings& s) {
 
 bool RecipeSettings::empty() const {
     return !method && !wformat && !actOrder && !staticGroups && !damp && !blockSize && !aformat && !smoothAlpha && !awqGrid &&
-           !awqClip && !awqMaxShrink && !awqTokens;
+           !awqClip && !awqMaxShrink && !awqTokens && !mgptqBits && !mgptqChoices && !mgptqSeed;
 }
 
 bool RecipeOverride::matches(const std::string& layerName) const {
@@ -313,7 +382,7 @@ Recipe Recipe::parse(const QByteArray& json, const QString& label) {
         } else {
             const QJsonObject o = v.toObject();
             checkKeys(o, QStringLiteral("defaults"), kSettingKeys, ctx);
-            apply(r.defaults_, readSettings(o, QStringLiteral("defaults"), true, ctx));
+            apply(r.defaults_, readSettings(o, QStringLiteral("defaults"), true, ctx, nullptr));
         }
     }
 
@@ -369,7 +438,7 @@ Recipe Recipe::parse(const QByteArray& json, const QString& label) {
                     }
                 }
                 const int before = int(ctx.problems.size());
-                ov.settings = readSettings(o, path, false, ctx);
+                ov.settings = readSettings(o, path, false, ctx, &r.defaults_);
                 bool hasSetting = false;
                 for (const QString& k : kSettingKeys) hasSetting = hasSetting || o.contains(k);
                 if (!hasSetting)
@@ -394,13 +463,15 @@ Recipe Recipe::parse(const QByteArray& json, const QString& label) {
             ctx.add(join(key, QStringLiteral("aformat")), QStringLiteral("the embedding table is a lookup; it has no input to quantize"));
         }
         checkKeys(keysToCheck, key, isHead ? kLmHeadKeys : kEmbedKeys, ctx);
-        const RecipeSettings st = readSettings(o, key, false, ctx);
+        const RecipeSettings st = readSettings(o, key, false, ctx, &r.defaults_);
         // base: the defaults' rounding (lm_head) or RTN (a lookup table has no Hessian)
         LayerPlan p = r.defaults_;
         p.smoothQuant = p.awq = false;
         p.activation = QuantFormat{FormatKind::None, 0, false, 0};
         if (!isHead || p.method == QuantMethod::None) p.method = QuantMethod::Rtn;
-        if (p.method == QuantMethod::Boa && !st.method) p.method = QuantMethod::Gptq;  // BoA's rounding outside attention is GPTQ
+        // BoA's rounding outside attention is GPTQ; MG-PTQ's without its per-group widths too
+        if ((p.method == QuantMethod::Boa || p.method == QuantMethod::Mgptq) && !st.method) p.method = QuantMethod::Gptq;
+        p.mgptq = MgptqOptions{};
         apply(p, st);
         const QString mpath = join(key, QStringLiteral("method"));
         if (st.smoothQuant.value_or(false) || st.awq.value_or(false))
@@ -408,6 +479,9 @@ Recipe Recipe::parse(const QByteArray& json, const QString& label) {
                                .arg(isHead ? QStringLiteral("rtn, gptq or none") : QStringLiteral("rtn or none")));
         else if (p.method == QuantMethod::Boa)
             ctx.add(mpath, QStringLiteral("BoA applies to attention projections; expected %1")
+                               .arg(isHead ? QStringLiteral("rtn, gptq or none") : QStringLiteral("rtn or none")));
+        else if (p.method == QuantMethod::Mgptq)
+            ctx.add(mpath, QStringLiteral("MG-PTQ applies to the linears of the decoder blocks; expected %1")
                                .arg(isHead ? QStringLiteral("rtn, gptq or none") : QStringLiteral("rtn or none")));
         else if (!isHead && p.method == QuantMethod::Gptq)
             ctx.add(mpath, QStringLiteral("the embedding table is a lookup without an input Hessian; expected rtn or none"));
@@ -439,6 +513,7 @@ Recipe Recipe::fromUniform(const LayerPlan& plan, const CalibOptions& calib) {
     if (!usesGptq(plan.method)) r.defaults_.gptq = GptqOptions{};
     if (!plan.smoothQuant) r.defaults_.smooth = SmoothQuantOptions{};
     if (!plan.awq) r.defaults_.awqOpt = AwqOptions{};
+    if (plan.method != QuantMethod::Mgptq) r.defaults_.mgptq = MgptqOptions{};
     r.setCalibration(calib);
     return r;
 }
@@ -455,6 +530,11 @@ QJsonObject Recipe::planJson(const LayerPlan& p) {
         d.insert(QStringLiteral("block_size"), p.gptq.blockSize);
     }
     if (p.smoothQuant) d.insert(QStringLiteral("smoothquant_alpha"), p.smooth.alpha);
+    if (p.method == QuantMethod::Mgptq) {
+        d.insert(QStringLiteral("mgptq_bits"), p.mgptq.targetBits);
+        d.insert(QStringLiteral("mgptq_choices"), choicesJson(p.mgptq.choices));
+        d.insert(QStringLiteral("mgptq_seed"), double(p.mgptq.seed));
+    }
     if (p.awq) {
         d.insert(QStringLiteral("awq_grid"), p.awqOpt.grid);
         d.insert(QStringLiteral("awq_clip"), p.awqOpt.clip);
@@ -556,6 +636,7 @@ void Recipe::setOuterPlans(const OuterPlans& o) {
         p->smoothQuant = p->awq = false;
         p->smooth = SmoothQuantOptions{};
         p->awqOpt = AwqOptions{};
+        p->mgptq = MgptqOptions{};
         if (p->method != QuantMethod::Gptq) p->gptq = GptqOptions{};
         if (!isHead) p->activation = QuantFormat{FormatKind::None, 0, false, 0};
         return p;

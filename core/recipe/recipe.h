@@ -13,7 +13,9 @@
 //     "layers": [
 //       {"match": "model.layers.*.mlp.down_proj", "wformat": "int8"},
 //       {"regex": "self_attn\\.(q|k)_proj$", "method": "rtn", "wformat": "mxfp4"},
-//       {"match": "model.layers.0.*", "method": "none"}
+//       {"match": "model.layers.0.*", "method": "none"},
+//       {"match": "model.layers.*.mlp.*", "method": "mgptq", "wformat": "int2-g64", "mgptq_bits": 2.5,
+//        "mgptq_choices": [2, 3, 4], "mgptq_seed": 0}
 //     ],
 //     "lm_head": {"method": "gptq", "wformat": "int8-g128"},
 //     "embed_tokens": {"method": "rtn", "wformat": "int8"}
@@ -27,12 +29,25 @@
 //   '?' one character, everything else literal) or "regex" (a Perl-compatible
 //   regular expression searched anywhere in the name; anchor with ^/$).
 // * method: steps joined by '+' in the order smoothquant, awq, then the rounding
-//   rtn, gptq or none (default rtn): "gptq", "awq" (= awq+rtn), "smoothquant+gptq",
+//   rtn, gptq, boa, mgptq or none (default rtn): "gptq", "awq" (= awq+rtn), "smoothquant+gptq",
 //   "smoothquant+awq+gptq", "smoothquant+none" (fold SmoothQuant scales, keep
-//   float weights: for activation-only experiments).
-// * act_order / static_groups / damp / block_size apply to methods with gptq,
+//   float weights: for activation-only experiments), "boa", "mgptq".
+// * mgptq (MG-PTQ, core/alloc/mgptq.h): per group of input columns a width from
+//   "mgptq_choices" (distinct integers in 2..8, default [2, 3, 4], written ascending)
+//   chosen by the graph-network allocator so that the layer's bits per weight
+//   (scales and zero points included) are the largest achievable value <=
+//   "mgptq_bits" (required: in the object that names the method, or inherited from
+//   defaults whose method is mgptq), then GPTQ with those widths. The group size
+//   and symmetry come from wformat, which must be a grouped integer format (e.g.
+//   int2-g64; its width is not used); "mgptq_seed" (default 0) seeds the GNN. An
+//   unachievable target (below every group at the lowest width) is reported with
+//   the layer's name before calibration starts. AWQ's searches (awq+mgptq) round
+//   with wformat's own width.
+// * act_order / static_groups / damp / block_size apply to methods with gptq, boa or mgptq
+//   (mgptq: act_order only with static_groups),
 //   smoothquant_alpha (default 0.5) to methods with smoothquant, awq_grid (20),
-//   awq_clip (true), awq_max_shrink (0.5) and awq_tokens (8192) to methods with awq:
+//   awq_clip (true), awq_max_shrink (0.5) and awq_tokens (8192) to methods with awq,
+//   mgptq_bits / mgptq_choices / mgptq_seed to methods with mgptq:
 //   an object that sets them together with a method without that step is an
 //   error; an override whose method rounds with none may not set wformat either. "aformat" is the dynamic
 //   activation format of the layer's input: "none", "int8" (per token; int<B>
@@ -41,7 +56,8 @@
 //   unless their own section quantizes them ("layers" patterns never reach them,
 //   so "*" cannot quantize lm_head by accident). wformat is required; method is
 //   rtn, gptq (lm_head only: Hessian of the final hidden states) or none, default
-//   the defaults' rounding for lm_head and rtn for embed_tokens; lm_head also takes
+//   the defaults' rounding for lm_head (boa and mgptq become gptq there) and rtn for
+//   embed_tokens; lm_head also takes
 //   aformat and the GPTQ options (those it does not set come from "defaults").
 //   SmoothQuant/AWQ steps are errors there.
 // * calibration: the defaults of a run; command-line flags override them.
@@ -79,6 +95,9 @@ struct RecipeSettings {
     std::optional<double> smoothAlpha, awqMaxShrink;
     std::optional<int> awqGrid, awqTokens;
     std::optional<bool> awqClip;
+    std::optional<double> mgptqBits;
+    std::optional<std::vector<int>> mgptqChoices;  // ascending
+    std::optional<uint64_t> mgptqSeed;
     bool empty() const;
     bool operator==(const RecipeSettings&) const = default;
 };

@@ -701,6 +701,9 @@ void ExperimentStore::finishRun(int64_t runId, const RunOutcome& o) {
     exec(db_, path_,
          QStringLiteral("UPDATE runs SET status = ?, ended_at = ?, error = ?, timings_json = ?, avg_bits = ? WHERE id = ?"),
          {o.status, nowUtc(), o.error, compactJson(o.timings), optDouble(o.avgBits), qint64(runId)}, "cannot log the end of the run");
+    if (!o.device.isEmpty())
+        exec(db_, path_, QStringLiteral("UPDATE runs SET device = ? WHERE id = ?"), {o.device, qint64(runId)},
+             "cannot log the run's device");
     t.commit();
 }
 

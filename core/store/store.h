@@ -107,6 +107,8 @@ struct RunOutcome {
     std::optional<double> avgBits;
     std::vector<DatasetResultRow> datasets;
     std::vector<LayerResultRow> layers;
+    QString device;                                // non-empty: replaces the run's device (e.g. which
+                                                   // device ran each compute operation, known at the end)
 };
 
 struct RunFilter {

@@ -225,3 +225,184 @@ __kernel void fake_quantize(__global const float* W, __global float* out, const 
         y[i] = ldexp(decode_elem(s, kind, c), e);               // tab[c] * 2^e
     }
 }
+
+// ---------------------------------------------------------------------------
+// Exact storage: pack / unpack (formats.cpp pack() / unpack()), bit-exact.
+//
+// PackedMatrix layout (formats.h): per row ceil(cols * bits / 8) bytes, codes of
+// `bits` bits packed densely little end first (element c occupies bits
+// [c*bits, (c+1)*bits) of its row, bit k of the code at row bit c*bits + k); per
+// (row, group): Int: fp32 scale + uint8 zero, MX: an E8M0 byte.
+//
+// pack runs in two kernels:
+//  * quant_params: one work-group per (row, group), the same reduction and the
+//    same parameter arithmetic as fake_quantize: Int -> scale and zero as floats
+//    (the host converts zero to its byte with formats.cpp's own cast), MX -> the
+//    E8M0 byte (0xFF = NaN block, as blockScaleByte);
+//  * pack_codes: one work-item per output byte (row, b); it re-derives the codes
+//    of the (at most 8/bits + 2) elements overlapping bits [8b, 8b+8) of the row
+//    from the parameters, so no two work-items write one byte. A NaN group/block
+//    stores codes 0 (as the CPU skips it). intQ() is NaN only when the group's
+//    scale underflowed to 0 (denormal-only groups); the code is then 0, as
+//    formats.cpp pack() stores it.
+// unpack_codes: one work-item per element.
+
+// The group reduction of fake_quantize: min(min x, 0), max(max x, 0), any non-finite.
+void group_minmax(__global const float* x, const int n, const int lid, const int L, __local float* lmin,
+                  __local float* lmax, __local int* lbad, float* mnOut, float* mxOut, int* badOut) {
+    float mn = 0.0f, mx = 0.0f;
+    int bad = 0;
+    for (int i = lid; i < n; i += L) {
+        const float v = x[i];
+        if (!isfinite(v)) bad = 1;
+        else {
+            mn = (v < mn) ? v : mn;
+            mx = (mx < v) ? v : mx;
+        }
+    }
+    lmin[lid] = mn;
+    lmax[lid] = mx;
+    lbad[lid] = bad;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int h = L >> 1; h > 0; h >>= 1) {
+        if (lid < h) {
+            const float a = lmin[lid + h], b = lmax[lid + h];
+            lmin[lid] = (a < lmin[lid]) ? a : lmin[lid];
+            lmax[lid] = (lmax[lid] < b) ? b : lmax[lid];
+            lbad[lid] |= lbad[lid + h];
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    *mnOut = lmin[0];
+    *mxOut = lmax[0];
+    *badOut = lbad[0];
+}
+
+// Params of every (row, group): scale/zero [rows * groups] (Int) or sbyte (MX).
+__kernel void quant_params(__global const float* W, const int rows, const int cols, const int groupLen,
+                           const int groups, const int kind, const int bits, const int sym, const int rowOffset,
+                           __global float* scaleOut, __global float* zeroOut, __global uchar* sbyteOut,
+                           __local float* lmin, __local float* lmax, __local int* lbad) {
+    const int lid = (int)get_local_id(0);
+    const int L = (int)get_local_size(0);
+    const int gi = (int)get_group_id(0);
+    const int r = (int)get_group_id(1) + rowOffset;
+    if (r >= rows) return;  // uniform per work-group
+    const int c0 = gi * groupLen;
+    const int n = min(groupLen, cols - c0);
+    float mn, mx;
+    int bad;
+    group_minmax(W + (size_t)r * (size_t)cols + (size_t)c0, n, lid, L, lmin, lmax, lbad, &mn, &mx, &bad);
+    if (lid != 0) return;
+    const size_t o = (size_t)r * (size_t)groups + (size_t)gi;
+    if (kind == QS_KIND_INT) {
+        // formats.cpp intParams(), as fake_quantize
+        const float maxq = (float)((1 << bits) - 1);
+        float scale, zero;
+        if (bad) {
+            scale = NAN;
+            zero = 0.0f;
+        } else {
+            float xmin = mn, xmax = mx;
+            if (sym) {
+                const float axmin = fabs(xmin);
+                xmax = (axmin < xmax) ? xmax : axmin;
+                if (xmin < 0.0f) xmin = -xmax;
+            }
+            if (xmin == 0.0f && xmax == 0.0f) {
+                xmin = -1.0f;
+                xmax = 1.0f;
+            }
+            scale = QS_DIV(xmax - xmin, maxq);
+            zero = sym ? QS_DIV(maxq + 1.0f, 2.0f) : rint(QS_DIV(-xmin, scale));
+        }
+        scaleOut[o] = scale;
+        zeroOut[o] = zero;
+        return;
+    }
+    // formats.cpp blockScaleByte()
+    const ElemSpec s = spec_of(kind);
+    uint b;
+    if (bad) {
+        b = 0xFFu;
+    } else {
+        const float nmn = -mn;
+        const float amax = (mx < nmn) ? nmn : mx;
+        if (amax == 0.0f) {
+            b = 0u;
+        } else {
+            int e = ilogb(amax) - s.emax;
+            e = e < -127 ? -127 : (e > 127 ? 127 : e);
+            b = (uint)(e + 127);
+        }
+    }
+    sbyteOut[o] = (uchar)b;
+}
+
+// The code of element c of row r (given the row's data x and its group params).
+uint code_of(__global const float* x, const int c, const int gi, const size_t o, const int kind, const int bits,
+             const ElemSpec s, __global const float* scale, __global const float* zero, __global const uchar* sbyte) {
+    if (kind == QS_KIND_INT) {
+        const float sc = scale[o];
+        if (isnan(sc)) return 0u;  // NaN group: codes 0
+        const float maxq = (float)((1 << bits) - 1);
+        const float q = int_q(x[c], sc, zero[o], maxq);
+        return isnan(q) ? 0u : (uint)q;  // q is an integer in [0, maxq] or NaN
+    }
+    const uint b = (uint)sbyte[o];
+    if (b == 0xFFu) return 0u;  // NaN block: codes 0
+    return encode_elem(s, kind, ldexp(x[c], 127 - (int)b));  // x / 2^e, exact as the CPU's division
+}
+
+// One byte of packed codes per work-item: global (rowBytes, rows of this launch).
+__kernel void pack_codes(__global const float* W, const int rows, const int cols, const int groupLen,
+                         const int groups, const int kind, const int bits, const int rowBytes, const int rowOffset,
+                         __global const float* scale, __global const float* zero, __global const uchar* sbyte,
+                         __global uchar* codes) {
+    const int b = (int)get_global_id(0);
+    const int r = (int)get_global_id(1) + rowOffset;
+    if (b >= rowBytes || r >= rows) return;
+    const ElemSpec s = spec_of(kind);
+    __global const float* x = W + (size_t)r * (size_t)cols;
+    const int lo = b * 8;                 // row bits [lo, lo + 8)
+    const int i0 = lo / bits;
+    const int i1 = min(cols - 1, (lo + 7) / bits);
+    uint byte = 0u;
+    for (int i = i0; i <= i1; ++i) {
+        const int gi = i / groupLen;
+        const uint code = code_of(x, i, gi, (size_t)r * (size_t)groups + (size_t)gi, kind, bits, s, scale, zero, sbyte);
+        const int p = i * bits;           // first row bit of element i
+        byte |= (p >= lo) ? (code << (p - lo)) : (code >> (lo - p));
+    }
+    codes[(size_t)r * (size_t)rowBytes + (size_t)b] = (uchar)(byte & 0xFFu);
+}
+
+// formats.cpp unpack(): one element per work-item, global (cols, rows of this launch).
+__kernel void unpack_codes(__global const uchar* codes, const int rows, const int cols, const int groupLen,
+                           const int groups, const int kind, const int bits, const int rowBytes, const int rowOffset,
+                           __global const float* scale, __global const uchar* zero, __global const uchar* sbyte,
+                           __global float* out) {
+    const int c = (int)get_global_id(0);
+    const int r = (int)get_global_id(1) + rowOffset;
+    if (c >= cols || r >= rows) return;
+    __global const uchar* row = codes + (size_t)r * (size_t)rowBytes;
+    const int pos = c * bits;
+    const int byte = pos >> 3, off = pos & 7;
+    uint v = (uint)row[byte];
+    if (off + bits > 8) v |= (uint)row[byte + 1] << 8;  // a code spans at most two bytes (bits <= 8)
+    const uint code = (v >> off) & ((1u << bits) - 1u);
+    const size_t o = (size_t)r * (size_t)groups + (size_t)(c / groupLen);
+    float y;
+    if (kind == QS_KIND_INT) {
+        y = scale[o] * ((float)code - (float)zero[o]);
+    } else {
+        const uint sb = (uint)sbyte[o];
+        if (sb == 0xFFu) {
+            y = NAN;
+        } else {
+            const float X = ldexp(1.0f, (int)sb - 127);  // scaleFromByte: 2^-127 is a denormal
+            y = decode_elem(spec_of(kind), kind, code) * X;
+        }
+    }
+    out[(size_t)r * (size_t)cols + (size_t)c] = y;
+}

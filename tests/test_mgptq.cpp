@@ -1,0 +1,500 @@
+// Tests of core/alloc/mgptq (MG-PTQ, the graph-network bit allocator) and its
+// recipe / pipeline / CLI surface.
+//
+// Conventions: W [out, in] row-major, H [in, in] = 2/N·XᵀX of inputs X [tokens, in];
+// groups of G input columns; bits per weight count scales (fp16) and zero points.
+#include <QtTest>
+
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QTemporaryDir>
+
+#include <cmath>
+#include <functional>
+#include <map>
+#include <set>
+#include <vector>
+
+#include "alloc/allocate.h"
+#include "alloc/mgptq.h"
+#include "alloc/sensitivity.h"
+#include "calib/calibration.h"
+#include "calib/hessian.h"
+#include "compute/threads.h"
+#include "eval/perplexity.h"
+#include "model/demo.h"
+#include "quant/formats.h"
+#include "quant/gptq.h"
+#include "quant/pipeline.h"
+#include "recipe/recipe.h"
+#include "testutil.h"
+#include "util/error.h"
+#include "util/rng.h"
+
+using namespace qs;
+using mgptq::MatrixRD;
+
+namespace {
+
+QuantFormat fmt(const char* name) { return *QuantFormat::parse(name); }
+
+/// Roughly Gaussian values (sum of 4 uniforms, variance 1).
+double gauss(SplitMix64& rng) {
+    double s = 0;
+    for (int i = 0; i < 4; ++i) s += rng.uniformDouble() - 0.5;
+    return s * std::sqrt(3.0);
+}
+
+struct Synthetic {
+    MatrixRM W;
+    Eigen::MatrixXd H;
+};
+
+/// W [out, in] and H from correlated inputs X [tokens, in]. Input channels of the
+/// groups in `hotGroups` (of `G` columns) are `hotScale` times larger (a large
+/// diag(H): the sensitive groups); weights of `outlierGroups` get a few outliers.
+Synthetic synthetic(int out, int in, int G, uint64_t seed, const std::set<int>& hotGroups = {}, double hotScale = 1.0,
+                    const std::set<int>& outlierGroups = {}, int tokens = 512) {
+    SplitMix64 rng(seed);
+    Synthetic s;
+    s.W.resize(out, in);
+    for (int r = 0; r < out; ++r)
+        for (int c = 0; c < in; ++c) {
+            double v = 0.05 * gauss(rng);
+            if (outlierGroups.count(c / G) && (r * 7 + c) % 29 == 0) v *= 12;
+            s.W(r, c) = float(v);
+        }
+    MatrixRM X(tokens, in);
+    for (int t = 0; t < tokens; ++t) {
+        double f[4];
+        for (double& v : f) v = gauss(rng);
+        for (int c = 0; c < in; ++c) {
+            double v = gauss(rng) + 0.8 * f[c % 4];
+            if (hotGroups.count(c / G)) v *= hotScale;
+            X(t, c) = float(v);
+        }
+    }
+    HessianAccumulator acc(in);
+    acc.add(X, 1);
+    s.H = acc.hessian();
+    return s;
+}
+
+/// Mixed-width RTN of W: group g in groupBits[g] bits (format of `base`).
+MatrixRM mixedRtn(const MatrixRM& W, const QuantFormat& base, const std::vector<int>& groupBits) {
+    MatrixRM out(W.rows(), W.cols());
+    const int G = base.groupSize;
+    for (size_t g = 0; g < groupBits.size(); ++g) {
+        QuantFormat f = base;
+        f.bits = groupBits[g];
+        const int c0 = int(g) * G, n = std::min<int>(G, int(W.cols()) - c0);
+        out.middleCols(c0, n) = Quantizer(f).fakeQuantize(W.middleCols(c0, n));
+    }
+    return out;
+}
+
+/// Every per-row storage reachable by brute force (small N only), as bits per weight.
+std::vector<double> bruteAchievable(int64_t in, const QuantFormat& base, const std::vector<int>& choices) {
+    const int N = int((in + base.groupSize - 1) / base.groupSize);
+    std::set<double> s;
+    std::vector<int> idx(size_t(N), 0);
+    for (;;) {
+        std::vector<int> bits;
+        for (int i : idx) bits.push_back(choices[size_t(i)]);
+        s.insert(mixedBitsPerWeight(in, base, bits));
+        int p = 0;
+        while (p < N && ++idx[size_t(p)] == int(choices.size())) idx[size_t(p++)] = 0;
+        if (p == N) break;
+    }
+    return {s.begin(), s.end()};
+}
+
+MgptqOptions opts(double target, std::vector<int> choices = {2, 3, 4}, uint64_t seed = 0) {
+    MgptqOptions o;
+    o.targetBits = target;
+    o.choices = std::move(choices);
+    o.seed = seed;
+    return o;
+}
+
+}  // namespace
+
+class TestMgptq : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    void gradientMatchesFiniteDifferences();
+    void lossModelsAreExact();
+    void achievableBitsMatchBruteForce();
+    void budgetMetExactly();
+    void errorsNameTheProblem();
+    void deterministicForASeed();
+    void sensitiveGroupsGetMoreBits();
+    void beatsUniformGptqAtTheSameBits();
+    void devStudy();  // DEV ONLY, remove
+};
+
+void TestMgptq::gradientMatchesFiniteDifferences() {
+    // A small problem with a partial last group (in = 88, G = 16: 5 groups of 16 + 8),
+    // both loss models (Rtn has cross-group terms, Gptq is per group).
+    const Synthetic s = synthetic(12, 88, 16, 11, {2}, 3.0, {4});
+    for (MgptqLoss loss : {MgptqLoss::Rtn, MgptqLoss::Gptq}) {
+        MgptqOptions o = opts(3.0);
+        o.topK = 2;
+        o.loss = loss;
+        const mgptq::Problem pr = mgptq::buildProblem(s.W, s.H, fmt("int3-g16"), o);
+        QCOMPARE(pr.N, 6);
+        QCOMPARE(pr.K, 3);
+        QCOMPARE(pr.cross, loss == MgptqLoss::Rtn);
+        mgptq::Gnn net(int(pr.X.cols()), 5, pr.K, 7);
+        // random parameters of a visible size
+        SplitMix64 rng(99);
+        for (Eigen::Index i = 0; i < net.params.size(); ++i) net.params(i) = 0.8 * (2 * rng.uniformDouble() - 1);
+        // targets inside the reachable range (3.23 .. 5.36 bits per weight)
+        for (const auto& [T, target] : std::vector<std::pair<double, double>>{{1.0, 3.6}, {0.6, 3.4}, {0.3, 4.4}}) {
+            Eigen::VectorXd grad;
+            MatrixRD P;
+            mgptq::objective(pr, net, T, target, &grad, &P);
+            QCOMPARE(grad.size(), net.params.size());
+            // the relaxation meets the budget exactly
+            QVERIFY(std::abs(pr.expectedBits(P) - target) < 1e-12);
+            double worst = 0;
+            for (Eigen::Index i = 0; i < net.params.size(); ++i) {
+                const double h = 1e-5, keep = net.params(i);
+                net.params(i) = keep + h;
+                const double jp = mgptq::objective(pr, net, T, target, nullptr);
+                net.params(i) = keep - h;
+                const double jm = mgptq::objective(pr, net, T, target, nullptr);
+                net.params(i) = keep;
+                const double fd = (jp - jm) / (2 * h);
+                const double rel = std::abs(fd - grad(i)) / std::max(1e-4, std::abs(fd) + std::abs(grad(i)));
+                worst = std::isfinite(rel) ? std::max(worst, rel) : INFINITY;
+            }
+            const QString what = QStringLiteral("%1 loss, T %2, target %3").arg(QLatin1String(mgptqLossName(loss))).arg(T).arg(target);
+            QVERIFY2(worst < 1e-5, qPrintable(what + QStringLiteral(": worst relative gradient error %1").arg(worst)));
+            QVERIFY2(grad.norm() > 1e-6, qPrintable(what + QStringLiteral(": |grad| %1").arg(grad.norm())));
+        }
+    }
+}
+
+void TestMgptq::lossModelsAreExact() {
+    const Synthetic s = synthetic(20, 100, 32, 5, {1}, 4.0);
+    // Rtn: a hard assignment's loss = tr(ΔW H ΔWᵀ) of mixed-width RTN, computed independently
+    for (const char* base : {"int3-g32", "int3-sym-g32"}) {
+        MgptqOptions o = opts(3.0);
+        o.loss = MgptqLoss::Rtn;
+        const mgptq::Problem pr = mgptq::buildProblem(s.W, s.H, fmt(base), o);
+        QCOMPARE(pr.N, 4);
+        for (const std::vector<int>& c : std::vector<std::vector<int>>{{0, 0, 0, 0}, {2, 1, 0, 2}, {1, 2, 2, 0}, {2, 2, 2, 2}}) {
+            std::vector<int> bits;
+            for (int i : c) bits.push_back(pr.choices[size_t(i)]);
+            const double want = predictedError(s.W, mixedRtn(s.W, fmt(base), bits), s.H);
+            QVERIFY2(std::abs(pr.hardLoss(c) - want) <= 1e-9 * want, qPrintable(QStringLiteral("%1 vs %2").arg(pr.hardLoss(c)).arg(want)));
+            // the expected loss at one-hot p is the same number
+            MatrixRD P = MatrixRD::Zero(pr.N, pr.K);
+            for (int g = 0; g < pr.N; ++g) P(g, c[size_t(g)]) = 1;
+            QVERIFY(std::abs(pr.expectedLoss(P) - want) <= 1e-9 * want);
+            QVERIFY(std::abs(pr.expectedBits(P) - mixedBitsPerWeight(100, fmt(base), bits)) < 1e-12);
+        }
+        QuantFormat lowest = fmt(base);
+        lowest.bits = 2;
+        QVERIFY(std::abs(pr.lossRef - predictedError(s.W, Quantizer(lowest).fakeQuantize(s.W), s.H)) <= 1e-9 * pr.lossRef);
+    }
+    // Gptq: every group at width k sums to the uniform GPTQ pass's tr(ΔW (H + λI) ΔWᵀ)
+    // = 2 · its loss, also with act-order (static groups) and a dead input column
+    Synthetic d = s;
+    d.H.row(37).setZero();
+    d.H.col(37).setZero();
+    for (bool actOrder : {false, true}) {
+        GptqOptions go;
+        go.actOrder = go.staticGroups = actOrder;
+        const mgptq::Problem pr = mgptq::buildProblem(d.W, d.H, fmt("int3-g32"), opts(3.0), go);
+        QVERIFY(!pr.cross);
+        for (int k = 0; k < 3; ++k) {
+            QuantFormat f = fmt("int3-g32");
+            f.bits = pr.choices[size_t(k)];
+            const GptqResult g = gptqQuantize(d.W, d.H, Quantizer(f), go);
+            Eigen::MatrixXd Hd = d.H;
+            Hd(37, 37) = 1;
+            Hd.diagonal().array() += go.percDamp * Hd.diagonal().mean();
+            MatrixRM Wz = d.W;
+            Wz.col(37).setZero();
+            const double want = predictedError(Wz, g.weight, Hd);
+            const double got = pr.hardLoss(std::vector<int>(4, k));
+            const QString what = QStringLiteral("act-order %1, width %2: %3 vs %4 (2 x loss %5)").arg(actOrder).arg(f.bits).arg(got).arg(want).arg(2 * g.loss);
+            QVERIFY2(std::abs(got - want) <= 1e-8 * want, qPrintable(what));
+            QVERIFY2(std::abs(got - 2 * g.loss) <= 1e-8 * want, qPrintable(what));
+        }
+    }
+}
+
+void TestMgptq::achievableBitsMatchBruteForce() {
+    struct Case {
+        int64_t in;
+        const char* base;
+        std::vector<int> choices;
+    };
+    for (const Case& c : std::vector<Case>{{64, "int2-g32", {2, 3, 4}}, {172, "int2-g32", {2, 3, 4}}, {100, "int4-sym-g16", {2, 4, 8}},
+                                          {96, "int3-g32", {3}}, {130, "int2-g64", {2, 3, 5, 8}}}) {
+        const std::vector<double> got = mgptqAchievableBits(c.in, fmt(c.base), c.choices);
+        const std::vector<double> want = bruteAchievable(c.in, fmt(c.base), c.choices);
+        QCOMPARE(got.size(), want.size());
+        for (size_t i = 0; i < got.size(); ++i) QVERIFY(std::abs(got[i] - want[i]) < 1e-12);
+    }
+    // uniform formats are achievable and agree with QuantFormat::bitsPerWeight
+    for (const char* f : {"int2-g32", "int3-g64", "int4-sym-g128"}) {
+        const QuantFormat q = fmt(f);
+        const std::vector<double> a = mgptqAchievableBits(200, q, {2, 3, 4});
+        QVERIFY(std::any_of(a.begin(), a.end(), [&](double v) { return std::abs(v - q.bitsPerWeight(200)) < 1e-12; }));
+    }
+}
+
+void TestMgptq::budgetMetExactly() {
+    struct Case {
+        int out, in;
+        const char* base;
+        std::vector<int> choices;
+        double target;
+    };
+    const std::vector<Case> cases = {
+        {16, 256, "int2-sym-g32", {2, 3}, 2.5 + 0.5},        // on the grid: 16/32 scale bits + half the groups at 3
+        {16, 256, "int2-sym-g32", {2, 3}, 2.75},             // on the grid: a quarter at 3
+        {16, 256, "int2-g32", {2, 3, 4}, 3.0},               // off the grid (asymmetric zero points)
+        {16, 200, "int3-g32", {2, 3, 4}, 3.1},               // trailing partial group (200 = 6·32 + 8)
+        {16, 200, "int3-sym-g64", {2, 4, 8}, 4.4},           // partial group, sparse widths
+        {16, 130, "int2-g64", {2, 3}, 9.0},                  // above the most expensive: everything at 3
+        {16, 96, "int2-g32", {2, 3, 4}, 2.0 + 18.0 / 32.0},  // exactly the cheapest
+    };
+    for (const Case& c : cases) {
+        const Synthetic s = synthetic(c.out, c.in, fmt(c.base).groupSize, 3, {1}, 3.0);
+        MgptqOptions o = opts(c.target, c.choices);
+        o.steps = 60;
+        const MgptqAllocation a = mgptqAllocate(s.W, s.H, fmt(c.base), o);
+        const std::vector<double> ach = bruteAchievable(c.in, fmt(c.base), c.choices);
+        double best = -1;
+        for (double v : ach)
+            if (v <= c.target + 1e-12) best = std::max(best, v);
+        const QString what = QStringLiteral("%1 in=%2 target %3: got %4, best achievable %5").arg(QLatin1String(c.base)).arg(c.in).arg(c.target).arg(a.bitsPerWeight, 0, 'g', 17).arg(best, 0, 'g', 17);
+        QVERIFY2(a.bitsPerWeight <= c.target + 1e-12, qPrintable(what));
+        QVERIFY2(std::abs(a.bitsPerWeight - best) < 1e-12, qPrintable(what));
+        QCOMPARE(a.bitsPerWeight, mixedBitsPerWeight(c.in, fmt(c.base), a.groupBits));
+        for (int b : a.groupBits) QVERIFY(std::find(c.choices.begin(), c.choices.end(), b) != c.choices.end());
+    }
+    // on-grid targets are met with equality (not merely ≤): symmetric g32, {2,3}: bits = 0.5 + mean width
+    const Synthetic s = synthetic(16, 256, 32, 4, {0, 3}, 5.0);
+    for (int n3 = 0; n3 <= 8; ++n3) {
+        const double target = 0.5 + (2.0 * (8 - n3) + 3.0 * n3) / 8.0;
+        MgptqOptions o = opts(target, {2, 3});
+        o.steps = 40;
+        const MgptqAllocation a = mgptqAllocate(s.W, s.H, fmt("int2-sym-g32"), o);
+        QCOMPARE(a.bitsPerWeight, target);
+        QCOMPARE(int(std::count(a.groupBits.begin(), a.groupBits.end(), 3)), n3);
+    }
+}
+
+void TestMgptq::errorsNameTheProblem() {
+    const Synthetic s = synthetic(8, 64, 32, 1);
+    auto message = [&](const std::function<void()>& f) {
+        try {
+            f();
+        } catch (const Error& e) {
+            return QString::fromUtf8(e.what());
+        }
+        return QString();
+    };
+    QString m = message([&] { mgptqAllocate(s.W, s.H, fmt("int2-g32"), opts(2.5)); });
+    QVERIFY2(m.contains(QLatin1String("below the smallest achievable 2.5625")), qPrintable(m));
+    m = message([&] { mgptqAllocate(s.W, s.H, fmt("int4"), opts(3.0)); });
+    QVERIFY2(m.contains(QLatin1String("grouped integer format")) && m.contains(QLatin1String("int4")), qPrintable(m));
+    m = message([&] { mgptqAllocate(s.W, s.H, fmt("mxfp4"), opts(3.0)); });
+    QVERIFY2(m.contains(QLatin1String("grouped integer format")), qPrintable(m));
+    m = message([&] { mgptqAllocate(s.W, s.H, fmt("int3-g32"), opts(3.0, {4, 3})); });
+    QVERIFY2(m.contains(QLatin1String("ascending")), qPrintable(m));
+    m = message([&] { mgptqAllocate(s.W, s.H, fmt("int3-g32"), opts(3.0, {2, 9})); });
+    QVERIFY2(m.contains(QLatin1String("2..8")), qPrintable(m));
+    m = message([&] { mgptqAllocate(s.W, Eigen::MatrixXd::Identity(32, 32), fmt("int3-g32"), opts(3.0)); });
+    QVERIFY2(m.contains(QLatin1String("[32 x 32]")) && m.contains(QLatin1String("[8 x 64]")), qPrintable(m));
+}
+
+void TestMgptq::deterministicForASeed() {
+    const Synthetic s = synthetic(48, 512, 32, 21, {2, 9, 13}, 4.0, {5});
+    const MgptqOptions o = opts(3.0, {2, 3, 4}, 7);
+    const int keep = qs::threads();
+    qs::setThreads(1);
+    const MgptqAllocation a1 = mgptqAllocate(s.W, s.H, fmt("int3-g32"), o);
+    qs::setThreads(2);
+    const MgptqAllocation a2 = mgptqAllocate(s.W, s.H, fmt("int3-g32"), o);
+    const MgptqAllocation a3 = mgptqAllocate(s.W, s.H, fmt("int3-g32"), o);
+    qs::setThreads(keep);
+    QCOMPARE(a1.groupBits, a2.groupBits);
+    QCOMPARE(a2.groupBits, a3.groupBits);
+    // bit for bit, not merely the same rounding: the trained network's outputs
+    QCOMPARE(a1.logits.rows(), 16);
+    QVERIFY(a1.logits == a2.logits);
+    QVERIFY(a2.logits == a3.logits);
+    QCOMPARE(a1.finalObjective, a2.finalObjective);
+    QCOMPARE(a1.relaxedBits, a2.relaxedBits);
+    // another seed trains another network (its outputs differ) under the same budget
+    const MgptqAllocation b = mgptqAllocate(s.W, s.H, fmt("int3-g32"), opts(3.0, {2, 3, 4}, 8));
+    QVERIFY(!(b.logits == a1.logits));
+    QCOMPARE(b.bitsPerWeight, a1.bitsPerWeight);
+}
+
+void TestMgptq::sensitiveGroupsGetMoreBits() {
+    // 16 groups of 32; groups 3 and 11 have 6x larger inputs (36x diag(H)), group 7 weight outliers
+    const std::set<int> hot = {3, 11};
+    const Synthetic s = synthetic(64, 512, 32, 8, hot, 6.0);
+    const MgptqAllocation a = mgptqAllocate(s.W, s.H, fmt("int3-g32"), opts(3.0));
+    QString bits;
+    for (int b : a.groupBits) bits += QString::number(b);
+    double hotMean = 0, coldMean = 0;
+    int coldMax = 0;
+    for (int g = 0; g < 16; ++g) {
+        if (hot.count(g)) hotMean += a.groupBits[size_t(g)] / 2.0;
+        else coldMean += a.groupBits[size_t(g)] / 14.0, coldMax = std::max(coldMax, a.groupBits[size_t(g)]);
+    }
+    for (int g : hot) QVERIFY2(a.groupBits[size_t(g)] >= coldMax, qPrintable(bits));
+    QVERIFY2(hotMean >= coldMean + 1.0, qPrintable(bits));
+    // the chosen assignment is much better under the loss model than spending the bits evenly
+    QVERIFY2(a.modelLoss < a.lowestLoss, qPrintable(bits));
+}
+
+void TestMgptq::beatsUniformGptqAtTheSameBits() {
+    // At exactly the bits of a uniform format (on the MG-PTQ grid, so the comparison
+    // is exact), GPTQ with MG-PTQ's widths vs uniform GPTQ, same GPTQ settings.
+    struct Case {
+        const char* uniform;
+        std::vector<int> choices;
+        std::set<int> hot;
+        double scale;
+        std::set<int> outliers;
+    };
+    for (const Case& c : std::vector<Case>{{"int3-sym-g32", {2, 3, 4}, {3, 11}, 6.0, {}},
+                                           {"int3-g32", {2, 3, 4}, {0, 1, 7}, 3.0, {12}},
+                                           {"int4-sym-g64", {3, 4, 5}, {5}, 4.0, {2}}}) {
+        const QuantFormat u = fmt(c.uniform);
+        const Synthetic s = synthetic(64, 512, u.groupSize, 17, c.hot, c.scale, c.outliers);
+        const double bits = u.bitsPerWeight(512);
+        const MgptqAllocation a = mgptqAllocate(s.W, s.H, u, opts(bits, c.choices));
+        QCOMPARE(a.bitsPerWeight, bits);
+        const GptqResult mixed = gptqQuantizeMixed(s.W, s.H, a.groupFormats(u), GptqOptions{});
+        const double eMixed = predictedError(s.W, mixed.weight, s.H);
+        const double eUniform = predictedError(s.W, gptqQuantize(s.W, s.H, Quantizer(u), GptqOptions{}).weight, s.H);
+        QVERIFY2(eMixed < eUniform, qPrintable(QStringLiteral("%1: MG-PTQ %2 vs uniform %3").arg(QLatin1String(c.uniform)).arg(eMixed).arg(eUniform)));
+    }
+}
+
+// DEV ONLY ----------------------------------------------------------------
+#include "eval/forward.h"
+#include <Eigen/Cholesky>
+static double realized(const Synthetic& s, const QuantFormat& base, const std::vector<int>& bits) {
+    std::vector<QuantFormat> f;
+    for (int b : bits) { QuantFormat q = base; q.bits = b; f.push_back(q); }
+    return predictedError(s.W, gptqQuantizeMixed(s.W, s.H, f, GptqOptions{}).weight, s.H);
+}
+static void study(const char* label, const Synthetic& s, const QuantFormat& base, const std::vector<int>& choices, double target, uint64_t seed) {
+    MgptqOptions o = opts(target, choices, seed);
+    if (qEnvironmentVariableIsSet("MG_STEPS")) o.steps = qEnvironmentVariableIntValue("MG_STEPS");
+    if (qEnvironmentVariableIsSet("MG_TEND")) o.tempEnd = qEnvironmentVariable("MG_TEND").toDouble();
+    if (qEnvironmentVariableIsSet("MG_LR")) o.learningRate = qEnvironmentVariable("MG_LR").toDouble();
+    if (qEnvironmentVariableIsSet("MG_HIDDEN")) o.hidden = qEnvironmentVariableIntValue("MG_HIDDEN");
+    const MgptqAllocation a = mgptqAllocate(s.W, s.H, base, o);
+    const double eMg = realized(s, base, a.groupBits);
+    const mgptq::Problem pr = mgptq::buildProblem(s.W, s.H, base, o);
+    const int N = pr.N, K = pr.K;
+    // random at the same exact bits: random scores + DP
+    SplitMix64 rng(seed + 1000);
+    double eRand = 0; int nr = 10;
+    for (int t = 0; t < nr; ++t) {
+        MatrixRD sc(N, K); for (int g = 0; g < N; ++g) for (int k = 0; k < K; ++k) sc(g, k) = rng.uniformDouble();
+        std::vector<int> c = mgptq::exactBudgetAssignment(pr, target, sc), b;
+        for (int i : c) b.push_back(choices[size_t(i)]);
+        eRand += realized(s, base, b) / nr;
+    }
+    // separable RTN self-term DP (Qd) 
+    MatrixRD sc(N, K); for (int g = 0; g < N; ++g) for (int k = 0; k < K; ++k) sc(g, k) = pr.Qd(g * K + k);
+    std::vector<int> c = mgptq::exactBudgetAssignment(pr, target, sc), bq;
+    for (int i : c) bq.push_back(choices[size_t(i)]);
+    const double eQd = realized(s, base, bq);
+    {
+        static double sumRatio = 0; static int cnt = 0;
+        const double r = a.modelLoss / pr.hardLoss(c);
+        sumRatio += r; ++cnt;
+        std::printf("  model: gnn/dp %.4f (mean %.4f)  relaxed %.3f target %.3f repaired %d\n", r, sumRatio / cnt, a.relaxedBits, a.bitsPerWeight, a.repairedGroups);
+        if (qEnvironmentVariableIsSet("MG_QUICK")) return;
+    }
+    // GPTQ decomposition l_gk: E = dW U^-1, U^-1 = J L J
+    Eigen::MatrixXd Hm = s.H;
+    for (int j = 0; j < Hm.rows(); ++j) if (Hm(j, j) == 0) Hm(j, j) = 1;
+    Hm.diagonal().array() += 0.01 * Hm.diagonal().mean();
+    Eigen::MatrixXd Rv = Hm.reverse();
+    Eigen::LLT<Eigen::MatrixXd> llt(Rv);
+    Eigen::MatrixXd Lm = llt.matrixL();
+    MatrixRD lg(N, K);
+    for (int k = 0; k < K; ++k) {
+        QuantFormat f = base; f.bits = choices[size_t(k)];
+        Eigen::MatrixXd dW = (s.W.cast<double>() - gptqQuantize(s.W, s.H, Quantizer(f), GptqOptions{}).weight.cast<double>());
+        Eigen::MatrixXd E = (dW.rowwise().reverse() * Lm).rowwise().reverse();
+        for (int g = 0; g < N; ++g) { const int c0 = g * base.groupSize, n = std::min<int>(base.groupSize, int(s.W.cols()) - c0); lg(g, k) = E.middleCols(c0, n).squaredNorm(); }
+    }
+    std::vector<int> cg = mgptq::exactBudgetAssignment(pr, target, lg), bg;
+    for (int i : cg) bg.push_back(choices[size_t(i)]);
+    const double eG = realized(s, base, bg);
+    // exhaustive: oracle and RTN-model optimum
+    double eBest = NAN, eModel = NAN;
+    if (std::pow(K, N) <= 4000) {
+        eBest = 1e300; double mBest = 1e300;
+        std::vector<int> idx(size_t(N), 0);
+        const double tb = a.bitsPerWeight;
+        for (;;) {
+            std::vector<int> b; for (int i : idx) b.push_back(choices[size_t(i)]);
+            if (std::abs(mixedBitsPerWeight(s.W.cols(), base, b) - tb) < 1e-12) {
+                const double r = realized(s, base, b);
+                eBest = std::min(eBest, r);
+                if (pr.hardLoss(idx) < mBest) mBest = pr.hardLoss(idx), eModel = r;
+            }
+            int p = 0; while (p < N && ++idx[size_t(p)] == K) idx[size_t(p++)] = 0;
+            if (p == N) break;
+        }
+    }
+    std::printf("%-34s N=%2d bits %.3f  best %.4g | mg %.3f rtnModelOpt %.3f gptqDecompDP %.3f rand %.3f qd %.3f (ratios to best or to mg)\n", label, N, a.bitsPerWeight, eBest,
+        eMg / (std::isnan(eBest) ? eMg : eBest), eModel / eBest, eG / (std::isnan(eBest) ? eMg : eBest), eRand / (std::isnan(eBest) ? eMg : eBest), eQd / (std::isnan(eBest) ? eMg : eBest));
+    return;
+    QString bits; for (int b : a.groupBits) bits += QString::number(b);
+    std::printf("%-28s N=%2d bits %.4f  mg %.4g  rand %.4g  qd %.4g  best %.4g | mg/best %.3f rand/best %.3f qd/best %.3f  rtnLoss %.3g  %s\n", label, N, a.bitsPerWeight, eMg, eRand, eQd, eBest,
+        eMg / eBest, eRand / eBest, eQd / eBest, a.modelLoss, qPrintable(bits));
+}
+void TestMgptq::devStudy() {
+    if (!qEnvironmentVariableIsSet("QS_MGPTQ_DEV")) QSKIP("dev");
+    QS_REQUIRE_SHARED(shared);
+    const test::HeldOutSplit sp = test::stories260KHeldOut(shared, 32, 256);
+    Forward fwd(*sp.model);
+    const int T = 256, N = 32;
+    MatrixRM h = fwd.embed(sp.calibTokens.data(), N, T);
+    std::map<std::string, HessianAccumulator> acc;
+    for (int bi = 0; bi < int(sp.model->blocks.size()); ++bi) {
+        fwd.block(bi, h, N, T, [&](const Linear& l, const MatrixRM& x) {
+            auto it = acc.find(l.name);
+            if (it == acc.end()) it = acc.emplace(l.name, HessianAccumulator(l.inFeatures)).first;
+            it->second.add(x, N);
+        });
+    }
+    for (const Block& b : sp.model->blocks)
+        for (const Linear& l : b.linears) {
+            Synthetic s{l.weightMatrix(), acc.at(l.name).hessian()};
+            if (l.inFeatures == 172) {
+                for (double t : {2.8, 3.2, 3.6}) study((l.name + " g32").c_str(), s, fmt("int2-g32"), {2, 3, 4}, t, 0);
+                for (double t : {3.3, 3.6}) study((l.name + " g16s").c_str(), s, fmt("int2-sym-g16"), {2, 3, 4}, t, 0);
+            } else if (l.name.find("layers.1.") != std::string::npos || l.name.find("layers.3.") != std::string::npos) {
+                for (double t : {3.4, 3.7}) study((l.name + " g16").c_str(), s, fmt("int2-g16"), {2, 3, 4}, t, 0);
+            }
+        }
+    // synthetic larger
+    for (uint64_t seed : {1, 2, 3}) {
+        const Synthetic s = synthetic(128, 1024, 64, seed, {1, 5, 9}, 2.0, {3, 12});
+        for (double t : {2.6, 3.0, 3.4}) study("synthetic 1024 g64", s, fmt("int2-g64"), {2, 3, 4}, t, 0);
+    }
+}
+
+QTEST_GUILESS_MAIN(TestMgptq)
+#include "test_mgptq.moc"

@@ -119,7 +119,7 @@ private Q_SLOTS:
             {{"quantize", "--model", demoDir_, "--method", "rtn", "--wformat", "fp3"}, "--wformat"},
             {{"quantize", "--model", demoDir_, "--method", "rtn", "--wbits", "9"}, "--wbits"},
             {{"quantize", "--model", demoDir_, "--method", "rtn", "--wformat", "mxfp4", "--group", "32"}, "--wformat int only"},
-            {{"quantize", "--model", demoDir_, "--method", "rtn", "--act-order"}, "apply to methods that round with gptq or boa only"},
+            {{"quantize", "--model", demoDir_, "--method", "rtn", "--act-order"}, "apply to methods that round with gptq, boa or mgptq only"},
             {{"quantize", "--model", demoDir_, "--method", "rtn", "--aformat", "int8-g4"}, "--aformat"},
         };
         for (const Case& c : cases) {

@@ -22,6 +22,7 @@
 #include "calib/calibration.h"
 #include "calib/hessian.h"
 #include "compute/threads.h"
+#include "eval/forward.h"
 #include "eval/perplexity.h"
 #include "model/demo.h"
 #include "quant/formats.h"
@@ -131,6 +132,11 @@ private Q_SLOTS:
     void deterministicForASeed();
     void sensitiveGroupsGetMoreBits();
     void beatsUniformGptqAtTheSameBits();
+    void gnnReachesTheOptimumOfItsLossModel();
+    void recipeKeys();
+    void pipelineOnTheDemo();
+    void cliQuantizeAndAllocate();
+    void realLayersOfStories260K();
     void devStudy();  // DEV ONLY, remove
 };
 
@@ -382,6 +388,340 @@ void TestMgptq::beatsUniformGptqAtTheSameBits() {
         const double eUniform = predictedError(s.W, gptqQuantize(s.W, s.H, Quantizer(u), GptqOptions{}).weight, s.H);
         QVERIFY2(eMixed < eUniform, qPrintable(QStringLiteral("%1: MG-PTQ %2 vs uniform %3").arg(QLatin1String(c.uniform)).arg(eMixed).arg(eUniform)));
     }
+}
+
+void TestMgptq::gnnReachesTheOptimumOfItsLossModel() {
+    // The default loss model (per-group GPTQ losses) is separable, so an exact DP finds
+    // its optimum under the budget: the trained GNN's exact-budget assignment must come
+    // close to it (and far below random assignments of the same storage).
+    double sum = 0;
+    int n = 0;
+    for (uint64_t seed : {1, 2, 3}) {
+        const Synthetic s = synthetic(96, 1024, 64, seed, {1, 5, 9}, 2.0, {3, 12});
+        for (double target : {2.6, 3.0, 3.4}) {
+            const MgptqAllocation a = mgptqAllocate(s.W, s.H, fmt("int2-g64"), opts(target));
+            const double r = a.modelLoss / a.separableOptimumLoss;
+            QVERIFY2(r >= 1 - 1e-12 && r < 1.10, qPrintable(QStringLiteral("seed %1 target %2: GNN / optimum %3").arg(seed).arg(target).arg(r)));
+            sum += r, ++n;
+            // random assignments of the same storage are far worse under the model
+            const mgptq::Problem pr = mgptq::buildProblem(s.W, s.H, fmt("int2-g64"), opts(target));
+            SplitMix64 rng(seed * 31 + n);
+            double rnd = 0;
+            for (int t = 0; t < 8; ++t) {
+                MatrixRD sc(pr.N, pr.K);
+                for (int g = 0; g < pr.N; ++g)
+                    for (int k = 0; k < pr.K; ++k) sc(g, k) = rng.uniformDouble();
+                rnd += pr.hardLoss(mgptq::exactBudgetAssignment(pr, target, sc)) / 8;
+            }
+            QVERIFY2(a.modelLoss < 0.8 * rnd, qPrintable(QStringLiteral("seed %1 target %2: GNN %3 vs random %4").arg(seed).arg(target).arg(a.modelLoss).arg(rnd)));
+        }
+    }
+    QVERIFY2(sum / n < 1.03, qPrintable(QStringLiteral("mean GNN / optimum %1").arg(sum / n)));
+}
+
+void TestMgptq::recipeKeys() {
+    auto parse = [](const QByteArray& json) { return Recipe::parse(json, QStringLiteral("r.json")); };
+    auto problems = [&](const QByteArray& json) {
+        try {
+            parse(json);
+        } catch (const Error& e) {
+            return QString::fromUtf8(e.what());
+        }
+        return QString();
+    };
+    const QByteArray good =
+        "{\"quantscope_recipe\": 1, \"defaults\": {\"method\": \"mgptq\", \"wformat\": \"int2-g64\", \"mgptq_bits\": 2.5, "
+        "\"mgptq_choices\": [4, 2, 3], \"damp\": 0.02},"
+        " \"layers\": [{\"match\": \"*.down_proj\", \"mgptq_bits\": 3.25, \"mgptq_seed\": 5, \"mgptq_loss\": \"rtn\"},"
+        "              {\"match\": \"*.q_proj\", \"method\": \"gptq\", \"wformat\": \"int4-g128\"},"
+        "              {\"match\": \"*.k_proj\", \"method\": \"awq+mgptq\", \"wformat\": \"int3-sym-g32\", \"mgptq_bits\": 3.0, \"mgptq_choices\": [3, 4]}]}";
+    const Recipe r = parse(good);
+    const LayerPlan d = r.planFor("model.layers.0.mlp.up_proj");
+    QCOMPARE(d.method, QuantMethod::Mgptq);
+    QCOMPARE(d.weight, fmt("int2-g64"));
+    QCOMPARE(d.mgptq.targetBits, 2.5);
+    QCOMPARE(d.mgptq.choices, (std::vector<int>{2, 3, 4}));  // kept ascending
+    QCOMPARE(d.mgptq.seed, uint64_t(0));
+    QCOMPARE(d.mgptq.loss, MgptqLoss::Gptq);
+    QCOMPARE(d.gptq.percDamp, 0.02);
+    const LayerPlan down = r.planFor("model.layers.3.mlp.down_proj");
+    QCOMPARE(down.method, QuantMethod::Mgptq);
+    QCOMPARE(down.mgptq.targetBits, 3.25);
+    QCOMPARE(down.mgptq.seed, uint64_t(5));
+    QCOMPARE(down.mgptq.loss, MgptqLoss::Rtn);
+    QCOMPARE(r.planFor("model.layers.1.self_attn.q_proj").method, QuantMethod::Gptq);
+    const LayerPlan k = r.planFor("model.layers.1.self_attn.k_proj");
+    QVERIFY(k.awq);
+    QCOMPARE(k.mgptq.choices, (std::vector<int>{3, 4}));
+    QVERIFY(usesGptq(QuantMethod::Mgptq));
+    // canonical round trip
+    const QJsonObject j = r.toJson();
+    const Recipe back = parse(QJsonDocument(j).toJson());
+    QVERIFY(back == r);
+    QCOMPARE(back.toJson(), j);
+    QCOMPARE(j["defaults"].toObject()["mgptq_bits"].toDouble(), 2.5);
+    QCOMPARE(j["defaults"].toObject()["mgptq_choices"].toArray(), (QJsonArray{2, 3, 4}));
+    QCOMPARE(j["defaults"].toObject()["mgptq_loss"].toString(), QStringLiteral("gptq"));
+    // fromUniform / planJson / fromLayerPlans keep the MG-PTQ keys
+    LayerPlan u = d;
+    const Recipe uni = Recipe::fromUniform(u, CalibOptions{});
+    QCOMPARE(parse(uni.toJsonBytes()).defaults().mgptq, u.mgptq);
+    LayerPlan g = defaultRecipePlan();
+    g.mgptq.targetBits = 7;  // ignored (and not written) when the method is not mgptq
+    QVERIFY(!Recipe::fromUniform(g, CalibOptions{}).toJson()["defaults"].toObject().contains(QStringLiteral("mgptq_bits")));
+    LayerPlan v = d;
+    v.mgptq.targetBits = 3.75;
+    const Recipe fl = Recipe::fromLayerPlans({{"a", 100, d}, {"b", 10, v}}, Recipe{});
+    QCOMPARE(fl.planFor("a").mgptq.targetBits, 2.5);
+    QCOMPARE(fl.planFor("b").mgptq.targetBits, 3.75);
+    QCOMPARE(fl.toJson()["layers"].toArray()[0].toObject().keys(), (QStringList{"match", "mgptq_bits"}));
+
+    // errors name the key and what was expected
+    struct Case {
+        QByteArray json;
+        const char* expect;
+    };
+    const QList<Case> cases = {
+        {"{\"quantscope_recipe\": 1, \"defaults\": {\"method\": \"mgptq\", \"wformat\": \"int2-g64\"}}",
+         "r.json: defaults.mgptq_bits: missing; method mgptq needs the average bits per weight"},
+        {"{\"quantscope_recipe\": 1, \"defaults\": {\"method\": \"mgptq\", \"mgptq_bits\": 3}}",
+         "defaults.wformat: missing (the built-in int4 has no groups); method mgptq allocates bits per group"},
+        {"{\"quantscope_recipe\": 1, \"defaults\": {\"method\": \"mgptq\", \"wformat\": \"mxfp4\", \"mgptq_bits\": 3}}",
+         "defaults.wformat: 'mxfp4' does not suit: method mgptq allocates bits per group of input columns"},
+        {"{\"quantscope_recipe\": 1, \"defaults\": {\"method\": \"gptq\", \"mgptq_bits\": 3}}",
+         "defaults.mgptq_bits: applies to methods with mgptq only, but defaults.method is gptq"},
+        {"{\"quantscope_recipe\": 1, \"defaults\": {\"method\": \"mgptq\", \"wformat\": \"int2-g64\", \"mgptq_bits\": 0}}",
+         "defaults.mgptq_bits: expected the average bits per weight (scales included), a number in (0, 32], found 0"},
+        {"{\"quantscope_recipe\": 1, \"defaults\": {\"method\": \"mgptq\", \"wformat\": \"int2-g64\", \"mgptq_bits\": 3, \"mgptq_choices\": [2, 9]}}",
+         "defaults.mgptq_choices: expected a non-empty array of distinct bit widths in 2..8 (e.g. [2, 3, 4]), found 9 in the array"},
+        {"{\"quantscope_recipe\": 1, \"defaults\": {\"method\": \"mgptq\", \"wformat\": \"int2-g64\", \"mgptq_bits\": 3, \"mgptq_choices\": [3, 3]}}",
+         "defaults.mgptq_choices: expected a non-empty array of distinct bit widths in 2..8 (e.g. [2, 3, 4]); 3 appears twice"},
+        {"{\"quantscope_recipe\": 1, \"defaults\": {\"method\": \"mgptq\", \"wformat\": \"int2-g64\", \"mgptq_bits\": 3, \"mgptq_choices\": \"2,3\"}}",
+         "defaults.mgptq_choices: expected a non-empty array of distinct bit widths in 2..8 (e.g. [2, 3, 4]), found \"2,3\""},
+        {"{\"quantscope_recipe\": 1, \"defaults\": {\"method\": \"mgptq\", \"wformat\": \"int2-g64\", \"mgptq_bits\": 3, \"mgptq_loss\": \"l2\"}}",
+         "defaults.mgptq_loss: expected \"gptq\" or \"rtn\", found \"l2\""},
+        {"{\"quantscope_recipe\": 1, \"defaults\": {\"method\": \"mgptq\", \"wformat\": \"int2-g64\", \"mgptq_bits\": 3, \"act_order\": true}}",
+         "defaults.act_order: method mgptq with act_order needs \"static_groups\": true"},
+        {"{\"quantscope_recipe\": 1, \"layers\": [{\"match\": \"*\", \"method\": \"mgptq\", \"wformat\": \"int3-g32\"}]}",
+         "layers[0].mgptq_bits: missing; method mgptq needs the average bits per weight"},
+        {"{\"quantscope_recipe\": 1, \"layers\": [{\"match\": \"*\", \"mgptq_bitz\": 3}]}", "did you mean \"mgptq_bits\"?"},
+        {"{\"quantscope_recipe\": 1, \"layers\": [{\"match\": \"*\", \"method\": \"rtn\", \"mgptq_seed\": 3}]}",
+         "layers[0].mgptq_seed: applies to methods with mgptq only, but layers[0].method is rtn"},
+        {"{\"quantscope_recipe\": 1, \"defaults\": {\"method\": \"mgptq\", \"wformat\": \"int2-g64\", \"mgptq_bits\": 3}, "
+         "\"lm_head\": {\"method\": \"mgptq\", \"wformat\": \"int8-g128\"}}",
+         "lm_head.method: MG-PTQ applies to the linears of the decoder blocks; expected rtn, gptq or none"},
+    };
+    for (const Case& c : cases) {
+        const QString m = problems(c.json);
+        QVERIFY2(m.contains(QLatin1String(c.expect)), qPrintable(QString::fromUtf8(c.json) + QStringLiteral("\n -> ") + m));
+    }
+    // an override that names only mgptq_bits inherits the method from the defaults; lm_head
+    // without a method rounds with GPTQ (MG-PTQ's widths are per decoder layer)
+    const Recipe inh = parse("{\"quantscope_recipe\": 1, \"defaults\": {\"method\": \"mgptq\", \"wformat\": \"int2-g64\", \"mgptq_bits\": 3},"
+                             " \"layers\": [{\"match\": \"*.layers.0.*\", \"method\": \"mgptq\"}], \"lm_head\": {\"wformat\": \"int8-g128\"}}");
+    QCOMPARE(inh.planFor("model.layers.0.mlp.up_proj").mgptq.targetBits, 3.0);
+    QCOMPARE(inh.outerPlans().lmHead->method, QuantMethod::Gptq);
+}
+
+namespace {
+const Demo& demoModel() {
+    static Demo d = makeDemo(DemoOptions{.sampleWindows = 6});
+    return d;
+}
+CalibOptions demoCalib() {
+    CalibOptions c;
+    c.nsamples = 4;
+    c.seqlen = 128;
+    c.seed = 1;
+    return c;
+}
+}  // namespace
+
+void TestMgptq::pipelineOnTheDemo() {
+    const Demo& d = demoModel();
+    const std::vector<int> toks = sampleCalibration(d.tokenizer->encodeForModel(d.evalText), demoCalib());
+    // MLP linears with MG-PTQ at 2.75 bits (int-g64 asymmetric), the rest uniform GPTQ int3-g64
+    LayerPlan mg = defaultRecipePlan();
+    mg.method = QuantMethod::Mgptq;
+    mg.weight = fmt("int2-g64");
+    mg.mgptq.targetBits = 2.75;
+    mg.mgptq.steps = 150;
+    LayerPlan gp = defaultRecipePlan();
+    gp.weight = fmt("int3-g64");
+    const PlanFn plan = [&](const Linear& l) { return l.name.find(".mlp.") != std::string::npos ? mg : gp; };
+    const QuantizeResult r = quantizeModel(*d.model, toks, demoCalib(), plan);
+    double bits = 0;
+    int64_t params = 0, mgLayers = 0;
+    for (const LayerResult& l : r.layers) {
+        bits += l.bitsPerWeight * double(l.params);
+        params += l.params;
+        QVERIFY(std::isfinite(l.relOutputError) && l.relOutputError > 0);
+        const QJsonObject j = l.toJson();
+        if (l.method != QuantMethod::Mgptq) {
+            QVERIFY(l.groupBits.empty() && !j.contains(QStringLiteral("group_bits")));
+            continue;
+        }
+        ++mgLayers;
+        const int64_t in = l.params / (l.name.find("down_proj") != std::string::npos ? 256 : 688);
+        // the largest achievable value <= the target, and the histogram adds up
+        const std::vector<double> ach = mgptqAchievableBits(in, mg.weight, mg.mgptq.choices);
+        double best = 0;
+        for (double v : ach)
+            if (v <= 2.75 + 1e-12) best = v;
+        QCOMPARE(l.bitsPerWeight, best);
+        int64_t groups = 0;
+        double sumBits = 0;
+        for (const auto& [b, n] : l.groupBits) groups += n, sumBits += double(b) * double(n);
+        QCOMPARE(groups, (in + 63) / 64);
+        QVERIFY2(l.groupBits.size() >= 2, qPrintable(QString::fromStdString(l.name)));  // the layer mixes widths
+        QCOMPARE(j["method"].toString(), QStringLiteral("mgptq"));
+        QCOMPARE(j["group_bits"].toObject().size(), int(l.groupBits.size()));
+        QCOMPARE(j["mgptq_target_bits"].toDouble(), 2.75);
+        QCOMPARE(j["mgptq_loss_model"].toString(), QStringLiteral("gptq"));
+        QVERIFY(j["mgptq_model_loss_vs_separable_optimum"].toDouble() >= 1.0 - 1e-12);
+    }
+    QCOMPARE(mgLayers, int64_t(18));
+    QCOMPARE(r.quantizedParams, params);
+    QVERIFY(std::abs(r.avgBits - bits / double(params)) < 1e-12);
+
+    // an unachievable target is reported with the layer's name before any calibration
+    LayerPlan low = mg;
+    low.mgptq.targetBits = 2.2;
+    try {
+        quantizeModel(*d.model, toks, demoCalib(), [&](const Linear&) { return low; });
+        QFAIL("expected an error");
+    } catch (const Error& e) {
+        const QString m = QString::fromUtf8(e.what());
+        QVERIFY2(m.contains(QLatin1String("layer 'model.layers.0.self_attn.q_proj': mgptq_bits 2.2 is below the smallest achievable 2.2812")), qPrintable(m));
+    }
+    LayerPlan noGroups = mg;
+    noGroups.weight = fmt("int3");
+    QVERIFY_THROWS_EXCEPTION(Error, quantizeModel(*d.model, toks, demoCalib(), [&](const Linear&) { return noGroups; }));
+}
+
+void TestMgptq::cliQuantizeAndAllocate() {
+    QTemporaryDir dir;
+    const QString model = dir.filePath(QStringLiteral("demo"));
+    writeDemo(demoModel(), model);
+    const QString text = model + QStringLiteral("/eval.txt");
+    auto cli = [](const QStringList& a) { return qs::test::runCli(a + QStringList{"--threads", "2", "--no-db"}); };
+    // quantize --method mgptq
+    auto r = cli({"quantize", "--model", model, "--calib", text, "--nsamples", "4", "--seqlen", "128", "--method", "mgptq",
+                  "--mgptq-bits", "3.0", "--mgptq-choices", "2,3,4", "--group", "64", "--json"});
+    QVERIFY2(r.code == 0, r.err.constData());
+    QJsonObject o = QJsonDocument::fromJson(r.out).object();
+    QVERIFY(o["avg_bits"].toDouble() <= 3.0 + 1e-12);
+    QVERIFY(o["avg_bits"].toDouble() > 2.75);  // 256 inputs in groups of 64: the largest level <= 3 is 2.79
+    const QJsonObject rd = o["recipe"].toObject()["defaults"].toObject();
+    QCOMPARE(rd["method"].toString(), QStringLiteral("mgptq"));
+    QCOMPARE(rd["mgptq_bits"].toDouble(), 3.0);
+    for (const QJsonValue& l : o["layers"].toArray()) QVERIFY(l.toObject().contains(QStringLiteral("group_bits")));
+    // allocate --method mgptq from a sensitivity report, then quantize with its recipe
+    const QString rep = dir.filePath(QStringLiteral("rep.json")), recipe = dir.filePath(QStringLiteral("r.json"));
+    r = cli({"sensitivity", "--model", model, "--calib", text, "--nsamples", "4", "--seqlen", "128", "--candidates", "2,3,4",
+             "--group", "64", "--block-error-tokens", "256", "--out", rep});
+    QVERIFY2(r.code == 0, r.err.constData());
+    r = cli({"allocate", "--report", rep, "--budget", "2.8", "--method", "mgptq", "--group", "64", "--out", recipe, "--json"});
+    QVERIFY2(r.code == 0, r.err.constData());
+    o = QJsonDocument::fromJson(r.out).object();
+    QCOMPARE(o["method"].toString(), QStringLiteral("mgptq"));
+    QCOMPARE(o["cost"].toString(), QStringLiteral("block"));
+    const double planned = o["avg_bits"].toDouble();
+    QVERIFY(planned <= 2.8 && planned > 2.7);
+    const Recipe rr = Recipe::load(recipe);
+    QCOMPARE(rr.defaults().method, QuantMethod::Mgptq);
+    r = cli({"quantize", "--model", model, "--calib", text, "--nsamples", "4", "--recipe", recipe, "--json"});
+    QVERIFY2(r.code == 0, r.err.constData());
+    QVERIFY(std::abs(QJsonDocument::fromJson(r.out).object()["avg_bits"].toDouble() - planned) < 1e-9);
+    // uniform targets
+    r = cli({"allocate", "--report", rep, "--budget", "2.8", "--method", "mgptq", "--group", "64", "--mgptq-targets", "uniform",
+             "--out", recipe, "--json"});
+    QVERIFY2(r.code == 0, r.err.constData());
+    QCOMPARE(Recipe::load(recipe).planFor("model.layers.2.mlp.down_proj").mgptq.targetBits, 2.8);
+
+    struct Case {
+        QStringList args;
+        const char* expect;
+    };
+    const QList<Case> cases = {
+        {{"quantize", "--model", model, "--calib", text, "--method", "mgptq", "--group", "64"}, "--method mgptq needs --mgptq-bits B"},
+        {{"quantize", "--model", model, "--calib", text, "--method", "mgptq", "--mgptq-bits", "3"}, "give --group G (e.g. --group 64)"},
+        {{"quantize", "--model", model, "--calib", text, "--method", "gptq", "--mgptq-bits", "3"}, "apply to --method mgptq"},
+        {{"quantize", "--model", model, "--calib", text, "--method", "mgptq", "--mgptq-bits", "3", "--group", "64", "--mgptq-choices", "2,9"},
+         "--mgptq-choices: expected bit widths in 2..8"},
+        {{"quantize", "--model", model, "--calib", text, "--method", "mgptq", "--mgptq-bits", "2.1", "--group", "64"},
+         "mgptq_bits 2.1 is below the smallest achievable 2.2812"},
+        {{"quantize", "--model", model, "--calib", text, "--recipe", recipe, "--mgptq-bits", "3"}, "--recipe cannot be combined with --mgptq-bits"},
+        {{"allocate", "--report", rep, "--budget", "2.8", "--method", "mgptq", "--group", "32", "--out", recipe},
+         "the sensitivity report has no candidate int2-g32"},
+        {{"allocate", "--report", rep, "--budget", "2.1", "--method", "mgptq", "--group", "64", "--out", recipe}, "below the cheapest assignment"},
+        {{"allocate", "--report", rep, "--budget", "2.1", "--method", "mgptq", "--group", "64", "--mgptq-targets", "uniform", "--out", recipe},
+         "is below the smallest achievable"},
+        {{"allocate", "--report", rep, "--budget", "3", "--group", "64", "--out", recipe}, "--group applies to allocate --method mgptq"},
+    };
+    for (const Case& c : cases) {
+        const auto e = cli(c.args);
+        QVERIFY2(e.code == 2, qPrintable(c.args.join(' ') + QStringLiteral(" -> %1: ").arg(e.code) + e.err));
+        QVERIFY2(e.err.contains(c.expect), qPrintable(c.args.join(' ') + QStringLiteral(": ") + e.err));
+    }
+}
+
+void TestMgptq::realLayersOfStories260K() {
+    // The down_proj layers of stories260K (172 inputs: groups of 32, the last of 12)
+    // with their Hessians from the float model on the calibration half of TinyStories:
+    // GPTQ with MG-PTQ's widths vs random assignments of the same storage at two
+    // budgets, and vs uniform int3-g32 at exactly its bits (where MG-PTQ may keep the
+    // uniform assignment: it is one of the candidates).
+    QS_REQUIRE_SHARED(shared);
+    const test::HeldOutSplit sp = test::stories260KHeldOut(shared, 16, 256);
+    Forward fwd(*sp.model);
+    const int T = 256, N = 16;
+    MatrixRM h = fwd.embed(sp.calibTokens.data(), N, T);
+    std::map<std::string, HessianAccumulator> acc;
+    for (int bi = 0; bi < int(sp.model->blocks.size()); ++bi)
+        fwd.block(bi, h, N, T, [&](const Linear& l, const MatrixRM& x) {
+            if (l.kind != LinearKind::Down) return;
+            acc.try_emplace(l.name, l.inFeatures).first->second.add(x, N);
+        });
+    QCOMPARE(int(acc.size()), 5);
+    const QuantFormat u = fmt("int3-g32");
+    double eMg = 0, eUni = 0, eRand = 0, eMg2 = 0, eRand2 = 0;
+    for (const Block& b : sp.model->blocks)
+        for (const Linear& l : b.linears) {
+            if (l.kind != LinearKind::Down) continue;
+            const MatrixRM W = l.weightMatrix();
+            const Eigen::MatrixXd& H = acc.at(l.name).hessian();
+            const double bits = u.bitsPerWeight(W.cols());
+            const MgptqAllocation a = mgptqAllocate(W, H, u, opts(bits));
+            QCOMPARE(a.bitsPerWeight, bits);
+            eMg += predictedError(W, gptqQuantizeMixed(W, H, a.groupFormats(u), GptqOptions{}).weight, H);
+            eUni += predictedError(W, gptqQuantize(W, H, Quantizer(u), GptqOptions{}).weight, H);
+            auto random = [&](double target) {
+                const mgptq::Problem pr = mgptq::buildProblem(W, H, u, opts(target));
+                SplitMix64 rng(7);
+                double e = 0;
+                for (int t = 0; t < 4; ++t) {
+                    MatrixRD sc(pr.N, pr.K);
+                    for (int g = 0; g < pr.N; ++g)
+                        for (int k = 0; k < pr.K; ++k) sc(g, k) = rng.uniformDouble();
+                    MgptqAllocation ra;
+                    for (int c : mgptq::exactBudgetAssignment(pr, target, sc)) ra.groupBits.push_back(pr.choices[size_t(c)]);
+                    e += predictedError(W, gptqQuantizeMixed(W, H, ra.groupFormats(u), GptqOptions{}).weight, H) / 4;
+                }
+                return e;
+            };
+            eRand += random(bits);
+            // 3.1628 bits: two groups at 3 (or one at 4), the others at 2
+            const MgptqAllocation a2 = mgptqAllocate(W, H, u, opts(3.17));
+            QVERIFY(std::abs(a2.bitsPerWeight - 3.1627906976744184) < 1e-12);
+            eMg2 += predictedError(W, gptqQuantizeMixed(W, H, a2.groupFormats(u), GptqOptions{}).weight, H);
+            eRand2 += random(3.17);
+        }
+    std::printf("stories260K down_proj, tr(dW H dW^T) summed over 5 layers: at %.4f bits MG-PTQ %.4g, uniform int3-g32 %.4g, random %.4g; "
+                "at 3.1628 bits MG-PTQ %.4g, random %.4g\n", u.bitsPerWeight(172), eMg, eUni, eRand, eMg2, eRand2);
+    QVERIFY2(eMg <= eUni * (1 + 1e-12), qPrintable(QStringLiteral("MG-PTQ %1 vs uniform %2").arg(eMg).arg(eUni)));
+    QVERIFY2(eMg < 0.8 * eRand, qPrintable(QStringLiteral("MG-PTQ %1 vs random %2").arg(eMg).arg(eRand)));
+    QVERIFY2(eMg2 < 0.95 * eRand2, qPrintable(QStringLiteral("MG-PTQ %1 vs random %2").arg(eMg2).arg(eRand2)));
 }
 
 // DEV ONLY ----------------------------------------------------------------

@@ -64,7 +64,7 @@ const char* kUsage =
     "            e.g. rtn, gptq, boa, mgptq, awq, awq+gptq, smoothquant+gptq, smoothquant+awq+gptq, smoothquant+none\n"
     "            mgptq (MG-PTQ: per group of input columns a width chosen by a graph network, then GPTQ):\n"
     "            --mgptq-bits B (average bits/weight incl. scales; each layer gets the largest achievable value <= B)\n"
-    "            [--mgptq-choices 2,3,4] [--mgptq-seed 0], group size and symmetry from --group G [--sym] or a\n"
+    "            [--mgptq-choices 2,3,4] [--mgptq-seed 0] [--mgptq-loss gptq|rtn], group size and symmetry from --group G [--sym] or a\n"
     "            grouped --wformat such as int2-g64 (its width is not used)\n"
     "  export    quantize as a recipe says, then write what a serving stack loads, checked against the run\n"
     "            --model PATH|demo [--tokenizer PATH] (--recipe FILE | --run ID [--db PATH]) --format gguf|gptq\n"
@@ -80,7 +80,7 @@ const char* kUsage =
     "  allocate  per-layer formats under an average-bits budget (multiple-choice knapsack) -> a recipe\n"
     "            --report FILE --budget BITS [--choices 2,3,4,8 | FORMATS] [--cost block|predicted|ppl]\n"
     "            [--method knapsack|mgptq] [--resolution 20000] [--pareto] --out RECIPE [--json]\n"
-    "            --method mgptq: a recipe of MG-PTQ layers  --group G[,G2,...] [--sym] [--choices 2,3,4] [--mgptq-seed 0]\n"
+    "            --method mgptq: a recipe of MG-PTQ layers  --group G[,G2,...] [--sym] [--choices 2,3,4] [--mgptq-seed 0] [--mgptq-loss L]\n"
     "            [--mgptq-targets knapsack|uniform]: per layer a group size and target by the knapsack over the levels\n"
     "            MG-PTQ reaches on it (costs interpolated from the report's int<b>-g<G>; default), or the budget on every layer\n"
     "  runs      list the runs of the experiment log  [--db PATH] [--model SUBSTR] [--status S] [--json]\n"
@@ -306,6 +306,14 @@ int cmdTokenize(QCommandLineParser& p) {
     return 0;
 }
 
+/// --mgptq-loss gptq|rtn (default gptq).
+MgptqLoss mgptqLossOption(const QCommandLineParser& p) {
+    const QString v = p.value(QStringLiteral("mgptq-loss")).toLower();
+    if (v.isEmpty() || v == QLatin1String("gptq")) return MgptqLoss::Gptq;
+    if (v == QLatin1String("rtn")) return MgptqLoss::Rtn;
+    throw Error(QStringLiteral("--mgptq-loss: expected gptq or rtn, found '%1'").arg(v));
+}
+
 /// "2,3,4": distinct bit widths in 2..8, returned ascending.
 std::vector<int> bitWidthList(const QString& list, const char* option) {
     std::vector<int> out;
@@ -523,7 +531,7 @@ int cmdQuantize(QCommandLineParser& p, RunLog& runLog, const ExportRequest* expo
         QStringList both;
         for (const char* k : {"method", "wbits", "group", "sym", "act-order", "static-groups", "damp", "wformat", "aformat",
                               "smoothquant-alpha", "awq-grid", "awq-no-clip", "awq-tokens", "lm-head-format", "embed-format",
-                              "mgptq-bits", "mgptq-choices", "mgptq-seed"})
+                              "mgptq-bits", "mgptq-choices", "mgptq-seed", "mgptq-loss"})
             if (p.isSet(QLatin1String(k))) both << QStringLiteral("--") + QLatin1String(k);
         if (!both.isEmpty())
             throw Error(QStringLiteral("--recipe cannot be combined with %1: the recipe says per layer what to do (edit the recipe instead)")
@@ -556,13 +564,15 @@ int cmdQuantize(QCommandLineParser& p, RunLog& runLog, const ExportRequest* expo
             plan.mgptq.targetBits = doubleOption(p, "mgptq-bits", 0, 1e-9, 32.0);
             if (p.isSet(QStringLiteral("mgptq-choices"))) plan.mgptq.choices = bitWidthList(p.value(QStringLiteral("mgptq-choices")), "mgptq-choices");
             plan.mgptq.seed = uint64_t(intOption(p, "mgptq-seed", 0, 0));
+            plan.mgptq.loss = mgptqLossOption(p);
             if (plan.weight.kind != FormatKind::Int || plan.weight.groupSize <= 0)
                 throw Error(QStringLiteral("--method mgptq allocates bits per group of input columns: give --group G (e.g. --group 64) or a "
                                            "grouped --wformat such as int3-g64 (its group size and symmetry are used, its width is not)"));
             if (plan.gptq.actOrder && !plan.gptq.staticGroups)
                 throw Error(QStringLiteral("--method mgptq with --act-order needs --static-groups"));
-        } else if (p.isSet(QStringLiteral("mgptq-bits")) || p.isSet(QStringLiteral("mgptq-choices")) || p.isSet(QStringLiteral("mgptq-seed"))) {
-            throw Error(QStringLiteral("--mgptq-bits, --mgptq-choices and --mgptq-seed apply to --method mgptq"));
+        } else if (p.isSet(QStringLiteral("mgptq-bits")) || p.isSet(QStringLiteral("mgptq-choices")) || p.isSet(QStringLiteral("mgptq-seed")) ||
+                   p.isSet(QStringLiteral("mgptq-loss"))) {
+            throw Error(QStringLiteral("--mgptq-bits, --mgptq-choices, --mgptq-seed and --mgptq-loss apply to --method mgptq"));
         }
         if (p.isSet(QStringLiteral("aformat"))) {
             const QString af = p.value(QStringLiteral("aformat")).toLower();
@@ -1142,6 +1152,7 @@ int cmdAllocateMgptq(const QCommandLineParser& p, const QString& reportPath, dou
     m.choices = choices;
     m.targetBits = budget;
     m.seed = uint64_t(intOption(p, "mgptq-seed", 0, 0));
+    m.loss = mgptqLossOption(p);
     const SensitivityReport rep = SensitivityReport::load(reportPath);
     std::vector<AllocItem> items;
     std::optional<Allocation> a;
@@ -1220,7 +1231,7 @@ int cmdAllocate(QCommandLineParser& p) {
     const QString outPath = p.value(QStringLiteral("out"));
     if (outPath.isEmpty()) throw Error(QStringLiteral("--out RECIPE is required (the recipe to write)"));
     if (method == QLatin1String("mgptq")) return cmdAllocateMgptq(p, reportPath, budget, outPath);
-    for (const char* k : {"group", "sym", "mgptq-seed", "mgptq-targets"})
+    for (const char* k : {"group", "sym", "mgptq-seed", "mgptq-targets", "mgptq-loss"})
         if (p.isSet(QLatin1String(k)))
             throw Error(QStringLiteral("--%1 applies to allocate --method mgptq").arg(QLatin1String(k)));
     const SensitivityReport rep = SensitivityReport::load(reportPath);
@@ -1345,6 +1356,7 @@ int main(int argc, char** argv) {
         {QStringLiteral("mgptq-bits"), QStringLiteral("MG-PTQ: average bits per weight of each layer (scales included)"), QStringLiteral("B")},
         {QStringLiteral("mgptq-choices"), QStringLiteral("MG-PTQ: candidate widths per column group (default 2,3,4)"), QStringLiteral("LIST")},
         {QStringLiteral("mgptq-seed"), QStringLiteral("MG-PTQ: seed of the graph network (default 0)"), QStringLiteral("S")},
+        {QStringLiteral("mgptq-loss"), QStringLiteral("MG-PTQ: loss model, gptq (default) or rtn"), QStringLiteral("L")},
         {QStringLiteral("mgptq-targets"), QStringLiteral("allocate --method mgptq: knapsack or uniform per-layer targets"), QStringLiteral("T")},
         {QStringLiteral("cost"), QStringLiteral("allocate: predicted, block or ppl"), QStringLiteral("C")},
         {QStringLiteral("resolution"), QStringLiteral("allocate: budget units of the knapsack"), QStringLiteral("N")},

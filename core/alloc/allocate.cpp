@@ -264,14 +264,13 @@ std::vector<AllocItem> mgptqLevelItems(const SensitivityReport& r, const std::ve
                 levels.erase(std::unique(levels.begin(), levels.end(), [](double a, double b) { return std::abs(a - b) < 1e-12; }), levels.end());
             }
             for (double v : levels) {
-                // linear in the share of groups at the two uniform widths around v
                 size_t k = 0;
                 while (k + 2 < ub.size() && v > ub[k + 1]) ++k;
+                // geometric between the two uniform widths around v (linear when a cost is <= 0)
                 double e = ue[0];
                 if (ub.size() > 1) {
                     const double f = std::clamp((v - ub[k]) / (ub[k + 1] - ub[k]), 0.0, 1.0);
-                    e = (1 - f) * ue[k] + f * ue[k + 1];
-                    if (qEnvironmentVariableIsSet("MG_LOGINTERP") && ue[k] > 0 && ue[k + 1] > 0) e = std::pow(ue[k], 1 - f) * std::pow(ue[k + 1], f);
+                    e = ue[k] > 0 && ue[k + 1] > 0 ? std::pow(ue[k], 1 - f) * std::pow(ue[k + 1], f) : (1 - f) * ue[k] + f * ue[k + 1];
                 }
                 QuantFormat f = base;
                 f.bits = choices.front();

@@ -72,10 +72,15 @@ Recipe allocationRecipe(const SensitivityReport& r, const std::vector<AllocItem>
 /// choices are the bits-per-weight levels MG-PTQ reaches exactly on that layer with
 /// each of `bases` (a group size and symmetry each; the item's choice format is its
 /// base) and `choices` widths (mgptqAchievableBits; at most `maxLevels` per base,
-/// evenly spread over the achievable ones, always including every uniform width). A level's cost is interpolated linearly between the report's costs
-/// of the uniform formats on either side of it (int<b>-g<G> for adjacent widths b in
-/// `choices`), i.e. by the share of groups at each width: what spreading the bits
-/// evenly would cost (MG-PTQ places them by sensitivity and aims below that). The
+/// evenly spread over the achievable ones, always including every uniform width). A level's cost is
+/// interpolated between the report's costs of the uniform formats on either side of
+/// it (int<b>-g<G> for adjacent widths b in `choices`), geometrically in the share f
+/// of groups at the wider width: e_lo^(1-f) · e_hi^f (linearly when a cost is <= 0).
+/// Spreading the extra bits evenly would cost the linear chord; placing them on the
+/// most sensitive groups first (what MG-PTQ does) makes the error convex in f, below
+/// the chord, and the geometric mean is such a convex curve (an assumption: the
+/// report has no per-group costs). With the chord a mixed level never beats mixing
+/// uniform layers, so the knapsack would never choose one. The
 /// knapsack over these items picks per-layer targets that meet the model's budget;
 /// MG-PTQ then meets each layer's target exactly. The report must hold the uniform
 /// formats (a qs::Error names the missing one).

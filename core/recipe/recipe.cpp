@@ -29,7 +29,8 @@ const QStringList kSettingKeys = {QStringLiteral("method"),        QStringLitera
                                   QStringLiteral("static_groups"), QStringLiteral("damp"),    QStringLiteral("block_size"),
                                   QStringLiteral("aformat"),       QStringLiteral("smoothquant_alpha"), QStringLiteral("awq_grid"),
                                   QStringLiteral("awq_clip"),      QStringLiteral("awq_max_shrink"),    QStringLiteral("awq_tokens"),
-                                  QStringLiteral("mgptq_bits"),    QStringLiteral("mgptq_choices"),     QStringLiteral("mgptq_seed")};
+                                  QStringLiteral("mgptq_bits"),    QStringLiteral("mgptq_choices"),     QStringLiteral("mgptq_seed"),
+                                  QStringLiteral("mgptq_loss")};
 const QStringList kPatternKeys = {QStringLiteral("match"), QStringLiteral("regex")};
 const QStringList kCalibKeys = {QStringLiteral("nsamples"), QStringLiteral("seqlen"), QStringLiteral("seed")};
 const char* kFormatsExpected =
@@ -213,6 +214,11 @@ RecipeSettings readSettings(const QJsonObject& o, const QString& path, bool isDe
         }
     }
     if (auto t = readInt(o, QStringLiteral("mgptq_seed"), path, 0, int64_t(1) << 53, ctx)) s.mgptqSeed = uint64_t(*t);
+    if (auto l = readString(o, QStringLiteral("mgptq_loss"), path, ctx, QStringLiteral("\"gptq\" or \"rtn\""))) {
+        if (*l == QLatin1String("gptq")) s.mgptqLoss = MgptqLoss::Gptq;
+        else if (*l == QLatin1String("rtn")) s.mgptqLoss = MgptqLoss::Rtn;
+        else ctx.add(join(path, QStringLiteral("mgptq_loss")), QStringLiteral("expected \"gptq\" or \"rtn\", found \"%1\"").arg(*l));
+    }
     // Cross-key rules within this one object. For defaults the method is the
     // built-in gptq when absent; an override without "method" inherits, so only
     // an explicit method without the step conflicts with the step's options.
@@ -228,7 +234,7 @@ RecipeSettings readSettings(const QJsonObject& o, const QString& path, bool isDe
                                                                 QString::fromStdString(planMethodName(mp))));
     };
     conflicts({"act_order", "static_groups", "damp", "block_size"}, usesGptq(mp.method), "gptq, boa or mgptq");
-    conflicts({"mgptq_bits", "mgptq_choices", "mgptq_seed"}, mp.method == QuantMethod::Mgptq, "mgptq");
+    conflicts({"mgptq_bits", "mgptq_choices", "mgptq_seed", "mgptq_loss"}, mp.method == QuantMethod::Mgptq, "mgptq");
     if (mp.method == QuantMethod::Mgptq && (isDefaults || explicitMethod)) {
         // MG-PTQ needs its target here or inherited from the defaults, and a grouped integer format
         if (!s.mgptqBits && !(defaults && defaults->method == QuantMethod::Mgptq && defaults->mgptq.targetBits > 0))
@@ -274,6 +280,7 @@ void apply(LayerPlan& p, const RecipeSettings& s) {
     if (s.mgptqBits) p.mgptq.targetBits = *s.mgptqBits;
     if (s.mgptqChoices) p.mgptq.choices = *s.mgptqChoices;
     if (s.mgptqSeed) p.mgptq.seed = *s.mgptqSeed;
+    if (s.mgptqLoss) p.mgptq.loss = *s.mgptqLoss;
 }
 
 /// Glob -> anchored regular expression: '*' any run (dots included), '?' one character.
@@ -314,6 +321,7 @@ QJsonObject settingsJson(const RecipeSettings& s) {
     if (s.mgptqBits) o.insert(QStringLiteral("mgptq_bits"), *s.mgptqBits);
     if (s.mgptqChoices) o.insert(QStringLiteral("mgptq_choices"), choicesJson(*s.mgptqChoices));
     if (s.mgptqSeed) o.insert(QStringLiteral("mgptq_seed"), double(*s.mgptqSeed));
+    if (s.mgptqLoss) o.insert(QStringLiteral("mgptq_loss"), QLatin1String(mgptqLossName(*s.mgptqLoss)));
     return o;
 }
 
@@ -321,7 +329,7 @@ QJsonObject settingsJson(const RecipeSettings& s) {
 
 bool RecipeSettings::empty() const {
     return !method && !wformat && !actOrder && !staticGroups && !damp && !blockSize && !aformat && !smoothAlpha && !awqGrid &&
-           !awqClip && !awqMaxShrink && !awqTokens && !mgptqBits && !mgptqChoices && !mgptqSeed;
+           !awqClip && !awqMaxShrink && !awqTokens && !mgptqBits && !mgptqChoices && !mgptqSeed && !mgptqLoss;
 }
 
 bool RecipeOverride::matches(const std::string& layerName) const {
@@ -534,6 +542,7 @@ QJsonObject Recipe::planJson(const LayerPlan& p) {
         d.insert(QStringLiteral("mgptq_bits"), p.mgptq.targetBits);
         d.insert(QStringLiteral("mgptq_choices"), choicesJson(p.mgptq.choices));
         d.insert(QStringLiteral("mgptq_seed"), double(p.mgptq.seed));
+        d.insert(QStringLiteral("mgptq_loss"), QLatin1String(mgptqLossName(p.mgptq.loss)));
     }
     if (p.awq) {
         d.insert(QStringLiteral("awq_grid"), p.awqOpt.grid);

@@ -15,7 +15,7 @@
 //       {"regex": "self_attn\\.(q|k)_proj$", "method": "rtn", "wformat": "mxfp4"},
 //       {"match": "model.layers.0.*", "method": "none"},
 //       {"match": "model.layers.*.mlp.*", "method": "mgptq", "wformat": "int2-g64", "mgptq_bits": 2.5,
-//        "mgptq_choices": [2, 3, 4], "mgptq_seed": 0}
+//        "mgptq_choices": [2, 3, 4], "mgptq_seed": 0, "mgptq_loss": "gptq"}
 //     ],
 //     "lm_head": {"method": "gptq", "wformat": "int8-g128"},
 //     "embed_tokens": {"method": "rtn", "wformat": "int8"}
@@ -39,7 +39,9 @@
 //   "mgptq_bits" (required: in the object that names the method, or inherited from
 //   defaults whose method is mgptq), then GPTQ with those widths. The group size
 //   and symmetry come from wformat, which must be a grouped integer format (e.g.
-//   int2-g64; its width is not used); "mgptq_seed" (default 0) seeds the GNN. An
+//   int2-g64; its width is not used); "mgptq_seed" (default 0) seeds the GNN;
+//   "mgptq_loss" is the loss model it is trained on: "gptq" (default: per-group
+//   losses of uniform GPTQ passes) or "rtn" (tr(ΔW H ΔWᵀ) of mixed RTN). An
 //   unachievable target (below every group at the lowest width) is reported with
 //   the layer's name before calibration starts. AWQ's searches (awq+mgptq) round
 //   with wformat's own width.
@@ -47,7 +49,7 @@
 //   (mgptq: act_order only with static_groups),
 //   smoothquant_alpha (default 0.5) to methods with smoothquant, awq_grid (20),
 //   awq_clip (true), awq_max_shrink (0.5) and awq_tokens (8192) to methods with awq,
-//   mgptq_bits / mgptq_choices / mgptq_seed to methods with mgptq:
+//   mgptq_bits / mgptq_choices / mgptq_seed / mgptq_loss to methods with mgptq:
 //   an object that sets them together with a method without that step is an
 //   error; an override whose method rounds with none may not set wformat either. "aformat" is the dynamic
 //   activation format of the layer's input: "none", "int8" (per token; int<B>
@@ -98,6 +100,7 @@ struct RecipeSettings {
     std::optional<double> mgptqBits;
     std::optional<std::vector<int>> mgptqChoices;  // ascending
     std::optional<uint64_t> mgptqSeed;
+    std::optional<MgptqLoss> mgptqLoss;
     bool empty() const;
     bool operator==(const RecipeSettings&) const = default;
 };

@@ -6,7 +6,12 @@
 # 2. uniform GPTQ and uniform BoA (attention-aware GPTQ on q/k/v) at several formats;
 # 3. `allocate` at budgets 2.5, 3.0 and at each uniform row's exact average bits
 #    (same-bits comparisons), with the block-error cost (default) and, at two
-#    budgets, the predicted-error and perplexity-delta costs; each recipe is run.
+#    budgets, the predicted-error and perplexity-delta costs; each recipe is run;
+# 4. MG-PTQ (`allocate --method mgptq --group 32,64,128`: per layer a group size and
+#    an MG-PTQ target by the knapsack over the levels MG-PTQ reaches on the layer,
+#    block-error cost; then the GNN's per-group widths and GPTQ) at 2.5, 3.0 and at
+#    the exact bits of the three cheapest uniform rows. (2.25 bits is below every
+#    assignment: stories260K's 64-input layers cost at least 2.28 bits/weight.)
 # Evaluation: the held-out half of the slice and WikiText-2 test, windows of 512.
 # Writes bench/results/alloc_table.json and prints a Markdown table.
 # Usage: bash bench/alloc_table.sh [BUILD_DIR] [MAX_WINDOWS]
@@ -41,6 +46,11 @@ alloc() {  # budget cost
 }
 for b in 2.5 3.0 "${uniform_bits[@]}"; do alloc "$b" block; done
 for b in 3.0 "${uniform_bits[3]}"; do alloc "$b" ppl; alloc "$b" predicted; done
+alloc_mgptq() {  # budget
+  "$CLI" allocate --report "$TMP/report.json" --budget "$1" --method mgptq --group 32,64,128 --out "$TMP/recipe$n.json" > /dev/null
+  run "MG-PTQ (block cost) @ $(printf '%.4f' "$1")" --recipe "$TMP/recipe$n.json"
+}
+for b in 2.5 3.0 "${uniform_bits[@]:0:3}"; do alloc_mgptq "$b"; done
 for e in heldout wiki; do
   data="$TMP/heldout.txt"; [ "$e" = wiki ] && data="$WIKI"
   "$CLI" eval --model "$MODEL" --data "$data" --seqlen 512 --max-windows "$MAXW" --json > "$TMP/fp_$e.json" 2>/dev/null
@@ -54,11 +64,18 @@ rows = []
 for k in range(n):
     o = json.load(open(f"{tmp}/run{k}.json"))
     label = open(f"{tmp}/label{k}").read().strip()
-    fmts = {}
+    fmts, widths = {}, {}
     for l in o["layers"]:
-        fmts[l["format"]] = fmts.get(l["format"], 0) + 1
-    rows.append({"config": label, "avg_bits": o["avg_bits"], "formats": fmts,
-                 "ppl_tinystories_heldout": o["eval"][0]["ppl"], "ppl_wikitext2": o["eval"][1]["ppl"]})
+        # MG-PTQ layers: their group size (the widths vary per group: counted apart)
+        f = "mgptq-g" + l["format"].split("-g")[-1] if l["method"] == "mgptq" else l["format"]
+        fmts[f] = fmts.get(f, 0) + 1
+        for b, c in l.get("group_bits", {}).items():
+            widths[b] = widths.get(b, 0) + c  # column groups (of a row; every row has the same widths)
+    row = {"config": label, "avg_bits": o["avg_bits"], "formats": fmts,
+           "ppl_tinystories_heldout": o["eval"][0]["ppl"], "ppl_wikitext2": o["eval"][1]["ppl"]}
+    if widths:
+        row["mgptq_group_widths"] = widths
+    rows.append(row)
 json.dump({"model": "stories260K",
            "calibration": "first half (by lines) of tinystories valid-slice.txt, 32 x 256 tokens, seed 0",
            "sensitivity": {"candidates": rep["options"]["candidates"], "method": rep["options"]["method"],
@@ -73,5 +90,7 @@ print("|---|---|---|---|---|")
 print(f"| fp32 | 32 | - | {h['ppl']:.3f} | {w['ppl']:.3f} |")
 for r in sorted(rows, key=lambda r: r["avg_bits"]):
     f = ", ".join(f"{k} x{v}" for k, v in sorted(r["formats"].items()))
+    if "mgptq_group_widths" in r:
+        f += " (column groups: " + ", ".join(f"{v} at {k} bits" for k, v in sorted(r["mgptq_group_widths"].items())) + ")"
     print(f"| {r['config']} | {r['avg_bits']:.4f} | {f} | {r['ppl_tinystories_heldout']:.3f} | {r['ppl_wikitext2']:.3f} |")
 PY

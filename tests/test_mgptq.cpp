@@ -133,6 +133,7 @@ private Q_SLOTS:
     void sensitiveGroupsGetMoreBits();
     void beatsUniformGptqAtTheSameBits();
     void gnnReachesTheOptimumOfItsLossModel();
+    void gptqLossModelBeatsRtnModel();
     void recipeKeys();
     void pipelineOnTheDemo();
     void cliQuantizeAndAllocate();
@@ -416,6 +417,26 @@ void TestMgptq::gnnReachesTheOptimumOfItsLossModel() {
         }
     }
     QVERIFY2(sum / n < 1.03, qPrintable(QStringLiteral("mean GNN / optimum %1").arg(sum / n)));
+}
+
+void TestMgptq::gptqLossModelBeatsRtnModel() {
+    // The error after the mixed GPTQ pass with the widths chosen on each loss model
+    // (same matrices, budgets and GNN settings).
+    double eGptq = 0, eRtn = 0;
+    for (uint64_t seed : {4, 5}) {
+        const Synthetic s = synthetic(64, 512, 32, seed, {2, 7, 11}, 2.5, {4, 13});
+        for (double target : {3.0, 3.4}) {
+            for (MgptqLoss loss : {MgptqLoss::Gptq, MgptqLoss::Rtn}) {
+                MgptqOptions o = opts(target);
+                o.loss = loss;
+                const MgptqAllocation a = mgptqAllocate(s.W, s.H, fmt("int2-g32"), o);
+                const double e = predictedError(s.W, gptqQuantizeMixed(s.W, s.H, a.groupFormats(fmt("int2-g32")), GptqOptions{}).weight, s.H);
+                (loss == MgptqLoss::Gptq ? eGptq : eRtn) += e;
+            }
+        }
+    }
+    std::printf("tr(dW H dW^T) after mixed GPTQ, 4 synthetic cases: widths from the gptq loss model %.4g, from the rtn model %.4g\n", eGptq, eRtn);
+    QVERIFY2(eGptq < eRtn, qPrintable(QStringLiteral("gptq model %1 vs rtn model %2").arg(eGptq).arg(eRtn)));
 }
 
 void TestMgptq::recipeKeys() {

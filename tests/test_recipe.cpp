@@ -217,11 +217,11 @@ private Q_SLOTS:
         QTest::newRow("two roundings") << withV1(q("'defaults': {'method': 'rtn+gptq'}"))
                                        << "defaults.method: method 'rtn+gptq': 'gptq' is repeated or out of order";
         QTest::newRow("rtn with act_order") << withV1(q("'layers': [{'match': 'a', 'method': 'rtn', 'act_order': true}]"))
-                                            << "layers[0].act_order: applies to methods with gptq or boa only, but layers[0].method is rtn";
+                                            << "layers[0].act_order: applies to methods with gptq, boa or mgptq only, but layers[0].method is rtn";
         QTest::newRow("rtn defaults with damp") << withV1(q("'defaults': {'method': 'rtn', 'damp': 0.1}"))
-                                                << "defaults.damp: applies to methods with gptq or boa only, but defaults.method is rtn";
+                                                << "defaults.damp: applies to methods with gptq, boa or mgptq only, but defaults.method is rtn";
         QTest::newRow("none with static_groups") << withV1(q("'layers': [{'match': 'a', 'method': 'none', 'static_groups': true}]"))
-                                                 << "layers[0].static_groups: applies to methods with gptq or boa only";
+                                                 << "layers[0].static_groups: applies to methods with gptq, boa or mgptq only";
         QTest::newRow("alpha without smoothquant") << withV1(q("'defaults': {'smoothquant_alpha': 0.8}"))
                                                    << "defaults.smoothquant_alpha: applies to methods with smoothquant only, but defaults.method is gptq";
         QTest::newRow("alpha range") << withV1(q("'defaults': {'method': 'smoothquant+gptq', 'smoothquant_alpha': 1.5}"))
@@ -293,7 +293,7 @@ private Q_SLOTS:
             "layers[0].wfromat: unknown key \"wfromat\"",
             "layers[0]: sets nothing",
             "layers[1].regex: invalid regular expression",
-            "layers[1].act_order: applies to methods with gptq or boa only, but layers[1].method is rtn",
+            "layers[1].act_order: applies to methods with gptq, boa or mgptq only, but layers[1].method is rtn",
             "layers[2].wformat: unknown format 'int9'",
             "layers[3].method: unknown method step 'awk'",
             "layers[3].aformat: unknown activation format 'int9'",

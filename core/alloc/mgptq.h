@@ -12,48 +12,62 @@
 // QuantFormat::bitsPerWeight when every group has the same width.
 //
 // The method, per matrix:
-//  1. Loss model. D_k = W - RTN_k(W) for each candidate width k (RTN in the group's
-//     format, parameters from W itself). Q[(g,k),(h,l)] = Σ_{i∈g, j∈h} H_ij (D_kᵀD_l)_ij,
-//     so that a hard assignment's loss Σ_{g,h} Q[(g,b_g),(h,b_h)] is exactly
-//     tr(ΔW H ΔWᵀ) of mixed-width RTN. For a soft assignment p (independent categorical
-//     per group) the training loss is its *expectation*
-//       L(p) = Σ_{g≠h} Σ_{k,l} p_gk p_hl Q[(g,k),(h,l)] + Σ_{g,k} p_gk Q[(g,k),(g,k)],
-//     which equals the hard loss at one-hot p and, being linear in each group's p_g,
-//     does not reward fractional mixtures (unlike tr(ΔW(p) H ΔW(p)ᵀ) with
-//     ΔW(p) = Σ_k p_gk D_k, whose within-group cross terms favour them).
-//     Approximation: GPTQ's error feedback is not modelled (RTN deltas); the mixed
-//     GPTQ pass that follows typically has a several times smaller loss.
+//  1. Loss model: a matrix Q over (group, width) pairs; a hard assignment b costs
+//     Σ_{g,h} Q[(g,b_g),(h,b_h)]; for a soft assignment p (independent categorical
+//     per group) the training loss is its expectation
+//       L(p) = Σ_{g≠h} Σ_{k,l} p_gk p_hl Q[(g,k),(h,l)] + Σ_{g,k} p_gk Q[(g,k),(g,k)]
+//     (equal to the hard loss at one-hot p and linear in each group's p_g, so it does
+//     not reward fractional mixtures as tr(ΔW(p) H ΔW(p)ᵀ) with ΔW(p) = Σ_k p_gk ΔW_k
+//     would). Two models:
+//     * Gptq (default): per-group GPTQ losses. A uniform GPTQ pass at width k (the
+//       caller's GPTQ options) gives ΔW_k = E_k U with E_k the scaled rounding errors
+//       of its columns (U the upper Cholesky factor of (H + λI)⁻¹), so its loss
+//       tr(ΔW_k (H + λI) ΔW_kᵀ) = Σ_g ℓ_gk with ℓ_gk = ||E_k[:, group g]||². Q is
+//       diagonal: Q[(g,k),(g,k)] = ℓ_gk. Approximation: in a mixed pass a group's
+//       updated weights (and so its rounding error) also depend on the earlier
+//       groups' widths; the model takes them from the uniform pass at the group's
+//       own width. Cost: K GPTQ passes and K products ΔW·U⁻¹ (out·in²/2 each).
+//     * Rtn: tr(ΔW H ΔWᵀ) of mixed-width RTN, with cross-group terms:
+//       Q[(g,k),(h,l)] = Σ_{i∈g, j∈h} H_ij (D_kᵀD_l)_ij, D_k = W - RTN_k(W). Exact for
+//       RTN but blind to GPTQ's error feedback. Cost: K·out·in², (N·K)² doubles.
+//     On the down_proj layers of stories260K and on synthetic matrices, Gptq's
+//     choices give the smaller error after the mixed GPTQ pass (tests/test_mgptq).
 //  2. Graph: one node per group. Edge weight between groups g ≠ h: the mean of
 //     |H_ij| / sqrt(H_ii H_jj) over i ∈ g, j ∈ h (mean absolute input correlation);
 //     each node keeps its topK strongest neighbours, the union is symmetrised, self
 //     loops of weight 1 are added and the adjacency is normalised D^-1/2 A D^-1/2.
-//  3. Node features (each standardised to mean 0 / std 1 across the matrix's groups):
-//     log absmax, log std and log kurtosis of the group's weights, log mean diag(H),
-//     log(max/mean diag(H)), log of the mean GPTQ-conditional diagonal 1/U_jj² (U the
-//     upper Cholesky factor of (H + λI)⁻¹: the column's Hessian after the later
-//     columns compensate), log Q[(g,k),(g,k)] per candidate, log of the node's edge
-//     strength, the group's size n_g/G and its position g/(N-1).
+//  3. Node features (8 + 2K, each standardised to mean 0 / std 1 across the
+//     matrix's groups): log absmax, log std and log kurtosis of the group's weights,
+//     log mean diag(H), log(max/mean diag(H)), log of the mean GPTQ-conditional
+//     diagonal 1/U_jj² (the column's Hessian after the later columns compensate),
+//     log Q[(g,k),(g,k)] per width, log of the loss saved per storage bit by each
+//     next width, log of the node's edge strength, n_g/G and the position g/(N-1).
 //  4. GNN: two GraphSAGE-style layers h' = tanh(h·W_self + Â·h·W_neigh + b) (hidden
-//     width `hidden`) and a linear head giving logits z_g over the candidates;
-//     p_g = softmax(z_g / T). Trained from a seeded Xavier init with Adam on
-//       J = L(p) / L_ref + λ · (bits(p) - target')²
-//     (L_ref = the loss with every group at the lowest width, bits(p) the expected
-//     bits per weight incl. overhead, target' the exact budget of step 5), the
-//     temperature T and λ annealed geometrically over `steps`. Backprop is hand
-//     written (mgptq::objective; checked against finite differences in the tests).
+//     width `hidden`) and a linear head on the last layer plus a skip connection
+//     from the features: z = h2·W_o + x·W_x + b_o, logits over the K widths.
+//     The budget is built into the relaxation: p_gk = softmax_k(z_gk/T - t·a_gk)
+//     (a_gk = the bits per weight group g adds at width k) with the shift t solved
+//     by bisection so that the expected bits equal target' exactly, so the training
+//     objective is just J = L(p) / L_ref (L_ref = every group at the lowest width);
+//     its gradient goes through t(z) by implicit differentiation:
+//       dJ/dz_gk = p_gk [(G_gk - Ḡ_g) - (C/V)(a_gk - ā_g)] / T,  G = dJ/dp,
+//     Ḡ_g, ā_g p-weighted means, V = Σ_g Var_g(a), C = Σ_g Cov_g(G, a).
+//     Adam from a seeded Xavier init, T annealed geometrically over `steps`.
+//     Backprop is hand written (mgptq::objective; finite-difference checked).
 //  5. Exact budget: target' = the largest per-row storage ≤ target·in that any
 //     assignment reaches (a reachability DP over group costs). The final assignment
 //     is the most probable one under the trained p (minimum Σ -log p_g,b_g) among
 //     those whose storage is exactly target' (a multiple-choice knapsack by DP,
 //     ties broken towards lower indices), so the realised bits per weight are the
 //     largest achievable value ≤ the target (equal to it when it is on the grid).
+//     With the Gptq model the loss is separable, so the same DP on ℓ alone gives
+//     the model's optimum: MgptqAllocation reports it (separableOptimumLoss) next
+//     to the GNN's (modelLoss); the tests require the GNN within 10 % of it.
 // Determinism: everything is seeded (SplitMix64); the products are either Eigen
 // GEMMs computed single-threaded inside a statically partitioned OpenMP loop (each
-// result coefficient computed by one thread in a fixed order) or small products
-// that Eigen never splits, so a seed gives the same bits for any thread count.
-// Cost: K·out·in² multiply-adds for Q (K candidates; about K times one GPTQ pass),
-// one in³/3 Cholesky for the conditional diagonal, (N·K)² doubles for Q (N groups);
-// the training itself is negligible (N·K ≤ a few thousand).
+// result coefficient computed by one thread in a fixed order), GPTQ's own passes,
+// or small coefficient-wise products (lazyProduct) that Eigen never splits; a seed
+// gives bit-identical logits for 1 and 2 threads (tests/test_mgptq).
 #include <cstdint>
 #include <vector>
 

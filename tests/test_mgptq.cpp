@@ -416,6 +416,7 @@ void TestMgptq::gnnReachesTheOptimumOfItsLossModel() {
             QVERIFY2(a.modelLoss < 0.8 * rnd, qPrintable(QStringLiteral("seed %1 target %2: GNN %3 vs random %4").arg(seed).arg(target).arg(a.modelLoss).arg(rnd)));
         }
     }
+    std::printf("GNN's loss / the loss model's optimum over 9 synthetic cases: mean %.4f\n", sum / n);
     QVERIFY2(sum / n < 1.03, qPrintable(QStringLiteral("mean GNN / optimum %1").arg(sum / n)));
 }
 

@@ -131,7 +131,15 @@ int LayerTableModel::rowOf(const std::string& name) const {
 
 double LayerTableModel::bitsPerWeight(int r) const {
     const Row& x = row(r);
-    return isFloat(x.plan) ? 16.0 : x.plan.weight.bitsPerWeight(x.inFeatures);
+    if (isFloat(x.plan)) return 16.0;
+    if (x.plan.method == QuantMethod::Mgptq && mgptqPlanError(x.plan, x.inFeatures).empty()) {
+        // MG-PTQ: the largest level the layer reaches <= its target (the widths vary per group)
+        double bits = 0;
+        for (double v : mgptqAchievableBits(x.inFeatures, x.plan.weight, x.plan.mgptq.choices))
+            if (v <= x.plan.mgptq.targetBits * (1 + 1e-12)) bits = v;
+        return bits;
+    }
+    return x.plan.weight.bitsPerWeight(x.inFeatures);
 }
 
 const LayerSensitivity* LayerTableModel::reportLayer(int r) const {

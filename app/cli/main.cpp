@@ -570,6 +570,7 @@ int cmdQuantize(QCommandLineParser& p, RunLog& runLog, const ExportRequest* expo
                                            "grouped --wformat such as int3-g64 (its group size and symmetry are used, its width is not)"));
             if (plan.gptq.actOrder && !plan.gptq.staticGroups)
                 throw Error(QStringLiteral("--method mgptq with --act-order needs --static-groups"));
+            plan.weight.bits = plan.mgptq.choices.front();  // the width is MG-PTQ's per group: recorded as the lowest choice
         } else if (p.isSet(QStringLiteral("mgptq-bits")) || p.isSet(QStringLiteral("mgptq-choices")) || p.isSet(QStringLiteral("mgptq-seed")) ||
                    p.isSet(QStringLiteral("mgptq-loss"))) {
             throw Error(QStringLiteral("--mgptq-bits, --mgptq-choices, --mgptq-seed and --mgptq-loss apply to --method mgptq"));
@@ -731,8 +732,12 @@ int cmdQuantize(QCommandLineParser& p, RunLog& runLog, const ExportRequest* expo
                     recipePath.toStdString().c_str(), (long long)qr.quantizedParams, qr.avgBits, qr.calibrationSeconds,
                     qr.quantizeSeconds);
     } else {
+        const std::string fmtName = plan.method == QuantMethod::Mgptq
+            ? "groups of " + std::to_string(plan.weight.groupSize) + (plan.weight.symmetric ? " sym" : "") + ", target " +
+                  QString::number(plan.mgptq.targetBits).toStdString() + " bits"
+            : plan.weight.name();
         std::printf("%s %s: %lld weights at %.3f average bits (incl. scales), calibration %.1f s, quantization %.1f s\n",
-                    planMethodName(plan).c_str(), plan.weight.name().c_str(), (long long)qr.quantizedParams, qr.avgBits,
+                    planMethodName(plan).c_str(), fmtName.c_str(), (long long)qr.quantizedParams, qr.avgBits,
                     qr.calibrationSeconds, qr.quantizeSeconds);
     }
     return 0;

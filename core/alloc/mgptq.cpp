@@ -233,7 +233,8 @@ Problem buildProblem(const MatrixRM& W, const Eigen::MatrixXd& H, const QuantFor
             if (dead[size_t(j)]) Wz.col(j).setZero();
         for (int k = 0; k < K; ++k) {
             ctx.check();
-            const GptqResult g = gptqQuantize(W, H, Quantizer(formats[size_t(k)]), gptq);
+            const GptqResult g = gptqQuantize(W, H, Quantizer(formats[size_t(k)]), gptq,
+                                              ctx.sub(0.8 * k / K, 0.8 * (k + 1) / K, "MG-PTQ loss model: "));
             Eigen::MatrixXd Drev(out, in);  // ΔW P J (permuted, reversed columns)
             for (int64_t j = 0; j < in; ++j)
                 Drev.col(in - 1 - j) = (Wz.col(perm[size_t(j)]).cast<double>() - g.weight.col(perm[size_t(j)]).cast<double>());
@@ -242,7 +243,6 @@ Problem buildProblem(const MatrixRM& W, const Eigen::MatrixXd& H, const QuantFor
                 const int gr = int(j / G);
                 Qs(gr * K + k, gr * K + k) += Erev.col(in - 1 - pos[size_t(j)]).squaredNorm();
             }
-            ctx.report(0.8 * double(k + 1) / double(K), "MG-PTQ loss model (GPTQ passes)");
         }
     } else {
         // Q[(g,k),(h,l)] = Σ_r Σ_{i∈g, j∈h} D_k[r,i] H_ij D_l[r,j], D_k = W - RTN_k(W), over row chunks

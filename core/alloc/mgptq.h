@@ -176,7 +176,7 @@ struct Problem {
 Problem buildProblem(const MatrixRM& W, const Eigen::MatrixXd& H, const QuantFormat& base, const MgptqOptions& opt,
                      const GptqOptions& gptq = GptqOptions{}, const JobContext& ctx = {});
 
-/// The GNN: parameters in one flat vector (Ws1, Wn1, b1, Ws2, Wn2, b2, Wo, bo).
+/// The GNN: parameters in one flat vector (Ws1, Wn1, b1, Ws2, Wn2, b2, Wo, bo, Wx).
 class Gnn {
 public:
     Gnn(int features, int hidden, int K, uint64_t seed);

@@ -33,6 +33,12 @@ std::optional<double> durationSeconds(const RunRecord& r) {
     return double(a.msecsTo(b)) / 1000.0;
 }
 
+/// What the model column and filter show: the file or folder name (the path when it has none).
+QString modelDisplayName(const QString& path) {
+    const QString n = QFileInfo(path).fileName();
+    return n.isEmpty() ? path : n;
+}
+
 QString shortTime(const QString& iso) {
     const QDateTime t = QDateTime::fromString(iso, Qt::ISODateWithMs);
     return t.isValid() ? t.toLocalTime().toString(QStringLiteral("yyyy-MM-dd HH:mm")) : iso;
@@ -102,7 +108,7 @@ QVariant RunHistoryModel::data(const QModelIndex& index, int role) const {
     switch (index.column()) {
         case ColId: return qint64(r.id);
         case ColStarted: return shortTime(r.startedAt);
-        case ColModel: return QFileInfo(r.modelPath).fileName().isEmpty() ? r.modelPath : QFileInfo(r.modelPath).fileName();
+        case ColModel: return modelDisplayName(r.modelPath);
         case ColExperiment: return runExperimentName(r);
         case ColRecipe: return r.recipeSummary;
         case ColBits: return r.avgBits ? QString::number(*r.avgBits, 'f', 3) : QString();
@@ -218,7 +224,7 @@ void HistoryView::setRuns(std::vector<RunRecord> runs, const QString& databasePa
     const QString keep = modelFilter_->currentData().toString();
     QStringList names;
     for (const RunRecord& r : runs) {
-        const QString n = QFileInfo(r.modelPath).fileName().isEmpty() ? r.modelPath : QFileInfo(r.modelPath).fileName();
+        const QString n = modelDisplayName(r.modelPath);
         if (!names.contains(n)) names << n;
     }
     names.sort();
@@ -237,7 +243,7 @@ void HistoryView::setRuns(std::vector<RunRecord> runs, const QString& databasePa
 }
 
 void HistoryView::setModelFilter(const QString& modelPath) {
-    const QString n = QFileInfo(modelPath).fileName().isEmpty() ? modelPath : QFileInfo(modelPath).fileName();
+    const QString n = modelDisplayName(modelPath);
     const int i = modelFilter_->findData(n);
     if (i >= 0) modelFilter_->setCurrentIndex(i);
 }

@@ -13,13 +13,9 @@
 #include <QToolTip>
 #include <QValueAxis>
 
-namespace qs::views {
+#include "chart_util.h"
 
-QColor curveColor(int i) {
-    static const QColor k[] = {QColor(0, 114, 178), QColor(213, 94, 0),   QColor(0, 158, 115), QColor(204, 121, 167),
-                               QColor(230, 159, 0), QColor(86, 180, 233), QColor(0, 0, 0),     QColor(240, 228, 66)};
-    return k[size_t(i) % (sizeof(k) / sizeof(k[0]))];
-}
+namespace qs::views {
 
 PerplexityChart::PerplexityChart(QWidget* parent) : QChartView(new QChart(), parent) {
     setRenderHint(QPainter::Antialiasing);
@@ -72,16 +68,7 @@ double niceCeilLog(double v) { return std::pow(10.0, std::ceil(std::log10(v))); 
 
 void PerplexityChart::rebuild() {
     QChart* c = chart();
-    c->removeAllSeries();
-    for (QAbstractAxis* a : c->axes()) {
-        c->removeAxis(a);
-        delete a;
-    }
-    QFont small = font();
-    small.setPointSizeF(std::max(7.0, small.pointSizeF() - 1.5));
-    QFont titleFont = font();
-    titleFont.setBold(true);
-    c->setTitleFont(titleFont);
+    clearChart(c);
     c->setTitle(curves_.empty() ? tr("Perplexity vs bits (no runs yet: Run, Sweep, or tick runs in History)")
                                 : tr("Perplexity vs average bits per weight"));
 
@@ -133,7 +120,7 @@ void PerplexityChart::rebuild() {
 
     for (size_t i = 0; i < curves_.size(); ++i) {
         const PplCurve& cv = curves_[i];
-        const QColor col = curveColor(int(i));
+        const QColor col = seriesColor(int(i));
         auto* line = new QLineSeries();
         QPen pen(col);
         pen.setWidthF(2.2);
@@ -197,11 +184,7 @@ void PerplexityChart::rebuild() {
     if (!frontier_.empty()) {
         double eLo = 1e300, eHi = 0;
         for (const FrontierPoint& f : frontier_) eLo = std::min(eLo, f.error), eHi = std::max(eHi, f.error);
-        auto* ey = new QLogValueAxis();
-        ey->setBase(10);
-        ey->setRange(niceFloorLog(eLo), niceCeilLog(eHi) * (eHi == eLo ? 10 : 1));
-        ey->setLabelFormat(QStringLiteral("%.0e"));
-        ey->setMinorTickCount(-1);
+        QLogValueAxis* ey = makeDecadeLogAxis(eLo, eHi);
         ey->setTitleText(tr("Predicted total %1 (log)").arg(errorName_));
         ey->setGridLineVisible(false);
         ey->setLabelsColor(QColor(110, 110, 110));
@@ -218,13 +201,7 @@ void PerplexityChart::rebuild() {
         fr->attachAxis(ey);
     }
 
-    QFont axisTitle = font();
-    axisTitle.setPointSizeF(std::max(8.0, axisTitle.pointSizeF() - 0.5));
-    for (QAbstractAxis* a : c->axes()) {
-        a->setTitleFont(axisTitle);
-        a->setLabelsFont(small);
-    }
-    c->legend()->setFont(small);
+    applyChartFonts(c, font());
 }
 
 }  // namespace qs::views

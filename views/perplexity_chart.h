@@ -72,7 +72,4 @@ private:
     std::pair<double, double> bitsRange_{0, 0}, pplRange_{0, 0};
 };
 
-/// A distinct, colour-blind-friendly colour per curve index (Okabe–Ito).
-QColor curveColor(int i);
-
 }  // namespace qs::views

@@ -33,6 +33,7 @@
 #include "recipe/recipe.h"
 #include "model/tokenizer.h"
 #include "util/error.h"
+#include "store/results.h"
 #include "store/store.h"
 #include "alloc/allocate.h"
 #include "alloc/sensitivity.h"
@@ -423,41 +424,19 @@ public:
         std::fprintf(stderr, "experiment log: run %lld in %s\n", (long long)runId_, store_->path().toStdString().c_str());
     }
 
-    /// Logs the results of the run's JSON output (eval, layers, timings, avg_bits)
-    /// and adds "run_id" and "db" to it.
-    void finish(QJsonObject& out, const QString& device) {
+    /// Logs the run's results (timings and avg_bits from its JSON output, the
+    /// per-dataset and per-layer rows as the GUI's runs log them: store/results)
+    /// and adds "run_id" and "db" to the output.
+    void finish(QJsonObject& out, const QString& device, const std::vector<LayerResult>& layers,
+                const std::vector<std::pair<QString, EvalResult>>& evals) {
         if (!store_ || runId_ == 0) return;
         RunOutcome o;
         o.status = QStringLiteral("finished");
         o.device = device;
         o.timings = out.value(QStringLiteral("timings")).toObject();
         o.avgBits = out.value(QStringLiteral("avg_bits")).toDouble();
-        for (const QJsonValue& v : out.value(QStringLiteral("eval")).toArray()) {
-            QJsonObject e = v.toObject();
-            DatasetResultRow d;
-            d.dataPath = absoluteIfExists(e.take(QStringLiteral("data")).toString());
-            d.ppl = e.take(QStringLiteral("ppl")).toDouble();
-            d.tokens = e.take(QStringLiteral("tokens")).toInteger();
-            d.windows = e.take(QStringLiteral("windows")).toInt();
-            d.seqlen = e.take(QStringLiteral("seqlen")).toInt();
-            d.extra = e;  // fp_ppl, kl_mean, top1_agreement
-            o.datasets.push_back(d);
-        }
-        for (const QJsonValue& v : out.value(QStringLiteral("layers")).toArray()) {
-            const QJsonObject e = v.toObject();
-            LayerResultRow r;
-            r.layerName = e.value(QStringLiteral("name")).toString();
-            r.block = e.value(QStringLiteral("block")).toInt();
-            r.method = e.value(QStringLiteral("method")).toString();
-            r.format = e.value(QStringLiteral("format")).toString();
-            r.aformat = e.value(QStringLiteral("aformat")).toString();
-            r.bitsPerWeight = e.value(QStringLiteral("bits_per_weight")).toDouble();
-            r.params = e.value(QStringLiteral("params")).toInteger();
-            if (e.value(QStringLiteral("rel_output_error")).isDouble()) r.outputError = e.value(QStringLiteral("rel_output_error")).toDouble();
-            r.seconds = e.value(QStringLiteral("seconds")).toDouble();
-            r.extra = e;
-            o.layers.push_back(r);
-        }
+        for (const auto& [path, r] : evals) o.datasets.push_back(datasetResultRow(absoluteIfExists(path), r));
+        for (const LayerResult& l : layers) o.layers.push_back(layerResultRow(l));
         store_->finishRun(runId_, o);
         ended_ = true;
         out.insert(QStringLiteral("run_id"), qint64(runId_));
@@ -662,10 +641,12 @@ int cmdQuantize(QCommandLineParser& p, RunLog& runLog, const ExportRequest* expo
     eo.maxWindows = intOption(p, "max-windows", 0, 1);
     const bool compare = p.isSet(QStringLiteral("compare-fp"));
     QJsonArray evals;
+    std::vector<std::pair<QString, EvalResult>> evalResults;  // for the experiment log
     const auto te = Clock::now();
     for (size_t i = 0; i < evalTexts.size(); ++i) {
         const std::vector<int> ids = l.tokenizer->encodeForModel(evalTexts[i]);
         const EvalResult r = evaluatePerplexity(*qr.model, ids, eo, stderrProgress(), compare ? l.model.get() : nullptr);
+        evalResults.emplace_back(evalPaths[int(i)], r);
         QJsonObject o{{"data", evalPaths[int(i)]}, {"ppl", r.ppl}, {"tokens", r.tokens}, {"windows", r.windows}, {"seqlen", r.seqlen}};
         if (r.klMean) {
             o.insert(QStringLiteral("fp_ppl"), *r.referencePpl);
@@ -724,7 +705,7 @@ int cmdQuantize(QCommandLineParser& p, RunLog& runLog, const ExportRequest* expo
         throw Error(QStringLiteral("--allow-requantize and --requantize-to apply to --export-gguf / export"));
     if (ex) out.insert(QStringLiteral("export"), exportQuantized(*ex, p, l, qr, recipe, evalPaths, evalTexts, eo, evals));
     out.insert(QStringLiteral("device"), device.json());
-    runLog.finish(out, device.logLine());
+    runLog.finish(out, device.logLine(), qr.layers, evalResults);
     if (json) {
         printJson(out);
     } else if (useRecipe) {

@@ -669,7 +669,7 @@ bool MainWindow::startAnalysis(const QString& calibPath) {
         AnalysisOutcome o;
         try {
             ctx.report(0, "tokenizing the calibration text");
-            const TextSource src = calibPath.isEmpty() ? demoCalibration(*l) : TextSource{calibPath, nullptr, calibPath, 0.0, 1.0};
+            const TextSource src = calibPath.isEmpty() ? demoCalibration(*l) : TextSource::file(calibPath);
             const std::vector<int> ids = src.tokens(*l->tokenizer);
             ctx.check();
             const std::vector<int> tokens = sampleCalibration(ids, calib);
@@ -1008,25 +1008,21 @@ bool MainWindow::prepareRun(RunRequest& r, QString* why) const {
     r.experiment = experiment_->text().trimmed().isEmpty() ? tr("manual") : experiment_->text().trimmed();
     r.recipe.setCalibration(CalibOptions{nsamples_->value(), seqlen_->value(), 0});
     r.evalOptions.seqlen = seqlen_->value();
-    if (loaded_->demo) {
-        // the demo calibrates on the first half of its own text and evaluates on the second
-        r.calib = calibPath_.isEmpty() ? demoCalibration(*loaded_)
-                                       : TextSource{calibPath_, nullptr, QFileInfo(calibPath_).absoluteFilePath(), 0.0, 1.0};
-        if (evalPath_.isEmpty()) r.eval = TextSource{QString(), loaded_->demoText, QStringLiteral("demo:text[0.5:1]"), 0.5, 1.0};
-        else r.eval = TextSource{evalPath_, nullptr, QFileInfo(evalPath_).absoluteFilePath(), 0.0, 1.0};
-        return true;
+    if (!loaded_->demo) {
+        if (r.recipe.needsCalibration(*loaded_->model) && calibPath_.isEmpty()) {
+            *why = tr("This recipe needs calibration text: run Analyse on a calibration file first (its text is reused).");
+            return false;
+        }
+        if (evalPath_.isEmpty() || !QFileInfo(evalPath_).isFile()) {
+            *why = evalPath_.isEmpty() ? tr("Choose the evaluation text (Eval text) first.")
+                                       : tr("The evaluation text %1 does not exist.").arg(evalPath_);
+            return false;
+        }
     }
-    if (r.recipe.needsCalibration(*loaded_->model) && calibPath_.isEmpty()) {
-        *why = tr("This recipe needs calibration text: run Analyse on a calibration file first (its text is reused).");
-        return false;
-    }
-    if (evalPath_.isEmpty() || !QFileInfo(evalPath_).isFile()) {
-        *why = evalPath_.isEmpty() ? tr("Choose the evaluation text (Eval text) first.")
-                                   : tr("The evaluation text %1 does not exist.").arg(evalPath_);
-        return false;
-    }
-    r.calib = TextSource{calibPath_, nullptr, QFileInfo(calibPath_).absoluteFilePath(), 0.0, 1.0};
-    r.eval = TextSource{evalPath_, nullptr, QFileInfo(evalPath_).absoluteFilePath(), 0.0, 1.0};
+    // the demo calibrates on the first half of its own text and evaluates on the second, unless files were chosen
+    r.calib = calibPath_.isEmpty() && loaded_->demo ? demoCalibration(*loaded_) : TextSource::file(calibPath_);
+    r.eval = evalPath_.isEmpty() ? TextSource{QString(), loaded_->demoText, QStringLiteral("demo:text[0.5:1]"), 0.5, 1.0}
+                                 : TextSource::file(evalPath_);
     return true;
 }
 

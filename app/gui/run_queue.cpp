@@ -19,6 +19,8 @@ namespace qs::gui {
 
 using views::JobStatus;
 
+TextSource TextSource::file(const QString& path) { return TextSource{path, nullptr, QFileInfo(path).absoluteFilePath(), 0.0, 1.0}; }
+
 std::vector<int> TextSource::tokens(const Tokenizer& t) const {
     const std::vector<int> all = t.encodeForModel(path.isEmpty() ? (text ? *text : std::string()) : loadText(path));
     const size_t n = all.size();

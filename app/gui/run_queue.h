@@ -34,6 +34,8 @@ struct TextSource {
     std::shared_ptr<const std::string> text;
     QString name;                                // what the log records ("demo text (first half)")
     double from = 0.0, to = 1.0;
+    /// A whole file, named in the log by its absolute path.
+    static TextSource file(const QString& path);
     /// Tokenizes the text (with the model's BOS convention) and cuts the range.
     std::vector<int> tokens(const Tokenizer& t) const;
     /// SHA-256 of the text (the file's bytes or the in-memory text), hex.

@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include <QAbstractButton>
 #include <QApplication>
@@ -38,7 +39,7 @@ using namespace qs;
 namespace {
 
 struct Message {
-    QString context, source, translation;
+    QString context, source, translation, comment;  // comment: the disambiguation (tr's second argument)
     bool unfinished = false;
 };
 
@@ -55,9 +56,11 @@ std::vector<Message> readTs(const QString& path) {
         if (x.name() == QLatin1String("name")) {
             context = x.readElementText();
         } else if (x.name() == QLatin1String("message")) {
-            m = Message{context, {}, {}, false};
+            m = Message{context, {}, {}, {}, false};
         } else if (x.name() == QLatin1String("source")) {
             m.source = x.readElementText();
+        } else if (x.name() == QLatin1String("comment")) {
+            m.comment = x.readElementText();
         } else if (x.name() == QLatin1String("translation")) {
             m.unfinished = x.attributes().value(QLatin1String("type")) == QLatin1String("unfinished");
             m.translation = x.readElementText();
@@ -271,10 +274,10 @@ private Q_SLOTS:
     void mainWindowTranslated() {
         QFETCH(QString, lang);
         const std::vector<Message> msgs = readTs(tsPath(lang));
-        std::map<std::pair<QString, QString>, QString> tr;
-        for (const Message& m : msgs) tr[{m.context, m.source}] = m.translation;
-        auto expect = [&](const char* context, const char* source) {
-            const auto it = tr.find({QString::fromLatin1(context), QString::fromUtf8(source)});
+        std::map<std::tuple<QString, QString, QString>, QString> tr;
+        for (const Message& m : msgs) tr[{m.context, m.source, m.comment}] = m.translation;
+        auto expect = [&](const char* context, const char* source, const char* comment = "") {
+            const auto it = tr.find({QString::fromLatin1(context), QString::fromUtf8(source), QString::fromUtf8(comment)});
             return it == tr.end() ? QStringLiteral("<not in the .ts: %1>").arg(QString::fromUtf8(source)) : it->second;
         };
 
@@ -300,7 +303,16 @@ private Q_SLOTS:
             for (QAction* a : tb->actions()) toolbar << a->iconText();
         QVERIFY2(toolbar.contains(expect("qs::gui::MainWindow", "Open model…")), qPrintable(toolbar.join(QLatin1Char('|'))));
         QVERIFY(toolbar.contains(plain(expect("qs::gui::MainWindow", "&Analyse"))));
-        QVERIFY(toolbar.contains(plain(expect("qs::gui::MainWindow", "A&uto-assign"))));
+        QVERIFY(toolbar.contains(expect("qs::gui::MainWindow", "Auto-assign", "toolbar")));
+        QVERIFY(toolbar.contains(expect("qs::gui::MainWindow", "Export model…", "toolbar")));
+        // every toolbar action fits at 1280 px: none is pushed into the overflow menu (»)
+        for (QToolBar* tb : w.findChildren<QToolBar*>())
+            for (QAction* a : tb->actions()) {
+                if (!a->isVisible() || a->isSeparator()) continue;
+                QWidget* b = tb->widgetForAction(a);
+                QVERIFY2(b && b->isVisible() && b->geometry().right() < tb->width(),
+                         qPrintable(QStringLiteral("%1: the toolbar item \"%2\" does not fit").arg(lang, a->iconText())));
+            }
         QStringList buttons;
         for (QAbstractButton* b : w.findChildren<QAbstractButton*>()) buttons << b->text();
         QVERIFY(buttons.contains(expect("qs::gui::MainWindow", "Set format")));

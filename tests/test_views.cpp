@@ -27,6 +27,9 @@
 #include <QtTest>
 
 #include "alloc/allocate.h"
+#include "eval/perplexity.h"
+#include "export/gguf.h"
+#include "export_dialog.h"
 #include "bits_delegate.h"
 #include "layer_proxy_model.h"
 #include "layer_table_model.h"
@@ -141,6 +144,7 @@ private Q_SLOTS:
     void perplexityChart();
     void mainWindowRunsFlow();
     void settingsRecentClipboardAndCancelledLoad();
+    void exportModelFromTheWindow();
     void screenshot();
 };
 
@@ -986,6 +990,85 @@ void TestViews::screenshot() {
     QVERIFY2(colours.size() > 50, qPrintable(QString::number(colours.size())));
     const QString out = qEnvironmentVariable("QS_SCREENSHOT_OUT");
     if (!out.isEmpty()) QVERIFY(img.save(out));
+}
+
+void TestViews::exportModelFromTheWindow() {
+    // "Export model…": the table's recipe is quantized and evaluated as Run does,
+    // then written and read back; the file's perplexity is the run's. A recipe
+    // without an exact GGUF type keeps its run results but writes nothing and says why.
+    QTemporaryDir dir;
+    gui::MainWindowOptions o = smallOptions();
+    o.databasePath = dir.filePath(QStringLiteral("log.sqlite"));
+    gui::MainWindow w(o);
+    QSignalSpy loaded(&w, &gui::MainWindow::modelLoaded);
+    QSignalSpy ended(&w, &gui::MainWindow::runEnded);
+    QSignalSpy errors(&w, &gui::MainWindow::errorOccurred);
+    w.loadDemo();
+    QVERIFY(loaded.wait(120000));
+
+    // the dialog: the default name follows the format, OK needs a path
+    {
+        gui::ExportModelDialog dlg(dir.path());
+        QCOMPARE(dlg.format(), QStringLiteral("gguf"));
+        QCOMPARE(dlg.path(), dir.path() + QStringLiteral("/model.gguf"));
+        dlg.setFormat(QStringLiteral("gptq"));
+        QCOMPARE(dlg.path(), dir.path() + QStringLiteral("/model-gptq"));
+        dlg.setPath(QString());
+        QVERIFY(!dlg.acceptable());
+    }
+
+    QList<int> all;
+    for (int r = 0; r < w.tableModel()->rowCount(); ++r) all << r;
+    QVERIFY(w.tableModel()->setFormats(all, fmt("gguf_q4_0")));
+    const QString file = dir.filePath(QStringLiteral("demo-q4_0.gguf"));
+    VerifiedExportRequest req;
+    req.format = QStringLiteral("gguf");
+    req.out = file;
+    QVERIFY(w.exportModel(req) > 0);
+    QVERIFY(ended.wait(300000));
+    const gui::RunDone d = w.runQueue()->done().back();
+    QVERIFY(d.ok && d.runId > 0);
+    QVERIFY2(d.exportError.isEmpty(), qPrintable(d.exportError));
+    QVERIFY2(d.exported.contains(QStringLiteral("identical")), qPrintable(d.exported));
+    QVERIFY(!d.result->quant.model);  // the quantized copy is not kept after the run
+    QCOMPARE(errors.size(), 0);
+    QVERIFY(QFileInfo(file).isFile());
+    {
+        // every linear whose rows split into blocks of 32 is Q4_0 in the file
+        const GgufFile g = openGguf(file);
+        int q4 = 0;
+        for (const GgufTensorInfo& t : g.tensors) q4 += t.type == gguf::GgmlType::Q4_0;
+        QVERIFY2(q4 > 0, "no Q4_0 tensor in the file");
+        // the file evaluates to the run's perplexity on the run's windows
+        const std::shared_ptr<Model> back = loadGgufModel(file);
+        const std::unique_ptr<Tokenizer> tok = loadGgufTokenizer(file);
+        const std::string& text = *w.loaded()->demoText;
+        const std::vector<int> ids = tok->encodeForModel(text);
+        QCOMPARE(ids, w.loaded()->tokenizer->encodeForModel(text));
+        gui::TextSource heldOut{QString(), w.loaded()->demoText, QString(), 0.5, 1.0};
+        EvalOptions eo;
+        eo.seqlen = d.result->eval.seqlen;
+        const EvalResult e = evaluatePerplexity(*back, heldOut.tokens(*tok), eo);
+        QCOMPARE(e.windows, d.result->eval.windows);
+        QCOMPARE(e.ppl, d.result->eval.ppl);
+    }
+    QCOMPARE(w.store()->run(d.runId)->status, QStringLiteral("finished"));
+
+    // int3 has no GGUF type: the run ends with its results, the export says which layer, no file
+    QVERIFY(w.tableModel()->setFormats(all, fmt("int3-g128")));
+    const QString bad = dir.filePath(QStringLiteral("int3.gguf"));
+    req.out = bad;
+    QVERIFY(w.exportModel(req) > 0);
+    QVERIFY(ended.wait(300000));
+    const gui::RunDone f = w.runQueue()->done().back();
+    QVERIFY(f.ok);
+    QVERIFY(f.exported.isEmpty());
+    QVERIFY2(f.exportError.contains(QStringLiteral("model.layers.")) && f.exportError.contains(QStringLiteral("int3")),
+             qPrintable(f.exportError));
+    QVERIFY(!QFileInfo::exists(bad));
+    QCOMPARE(errors.size(), 1);
+    QCOMPARE(errors.last().at(0).toString(), QStringLiteral("The export failed"));
+    QCOMPARE(w.jobModel()->rowCount(), 2);
 }
 
 QTEST_MAIN(TestViews)

@@ -41,6 +41,61 @@
     </message>
 </context>
 <context>
+    <name>qs::gui::ExportModelDialog</name>
+    <message>
+        <source>Export model</source>
+        <translation>Modell exportieren</translation>
+    </message>
+    <message>
+        <source>GGUF (llama.cpp)</source>
+        <translation>GGUF (llama.cpp)</translation>
+    </message>
+    <message>
+        <source>GPTQ-packed safetensors (vLLM, transformers)</source>
+        <translation>GPTQ-gepackte safetensors (vLLM, transformers)</translation>
+    </message>
+    <message>
+        <source>Format:</source>
+        <translation>Format:</translation>
+    </message>
+    <message>
+        <source>Browse…</source>
+        <translation>Durchsuchen…</translation>
+    </message>
+    <message>
+        <source>Save to:</source>
+        <translation>Speichern unter:</translation>
+    </message>
+    <message>
+        <source>Re-quantize layers whose format has no exact type in the file (reports the error it adds)</source>
+        <translation>Schichten ohne exakten Typ in der Datei neu quantisieren (meldet den zusätzlichen Fehler)</translation>
+    </message>
+    <message>
+        <source>Quantize and export</source>
+        <translation>Quantisieren und exportieren</translation>
+    </message>
+    <message>
+        <source>Lossless when every layer uses a GGUF format (gguf_q4_0, gguf_q4_1, gguf_q8_0; fp16 / float stay F16 / F32): the file holds exactly the weights the run evaluates. The model is quantized and evaluated first, as Run does; the file is then read back and compared tensor by tensor.</source>
+        <translation>Verlustfrei, wenn jede Schicht ein GGUF-Format verwendet (gguf_q4_0, gguf_q4_1, gguf_q8_0; fp16 / float bleiben F16 / F32): die Datei enthält genau die Gewichte, die der Lauf auswertet. Das Modell wird zuerst wie bei Ausführen quantisiert und ausgewertet; dann wird die Datei zurückgelesen und Tensor für Tensor verglichen.</translation>
+    </message>
+    <message>
+        <source>Lossless when every layer uses one integer format with fp16 scales and 2, 3, 4 or 8 bits (e.g. int4-g128-f16). Writes a directory (model.safetensors, config.json with quantization_config, quantize_config.json, the tokenizer). The model is quantized and evaluated first, as Run does; the checkpoint is then read back and compared tensor by tensor.</source>
+        <translation>Verlustfrei, wenn jede Schicht dasselbe Ganzzahlformat mit fp16-Skalen und 2, 3, 4 oder 8 Bit verwendet (z. B. int4-g128-f16). Schreibt ein Verzeichnis (model.safetensors, config.json mit quantization_config, quantize_config.json, den Tokenizer). Das Modell wird zuerst wie bei Ausführen quantisiert und ausgewertet; dann wird der Checkpoint zurückgelesen und Tensor für Tensor verglichen.</translation>
+    </message>
+    <message>
+        <source>Export GGUF</source>
+        <translation>GGUF exportieren</translation>
+    </message>
+    <message>
+        <source>GGUF files (*.gguf);;All files (*)</source>
+        <translation>GGUF-Dateien (*.gguf);;Alle Dateien (*)</translation>
+    </message>
+    <message>
+        <source>Directory to create the checkpoint in</source>
+        <translation>Verzeichnis, in dem der Checkpoint angelegt wird</translation>
+    </message>
+</context>
+<context>
     <name>qs::gui::MainWindow</name>
     <message>
         <source>&amp;Open model file…</source>
@@ -72,7 +127,7 @@
     </message>
     <message>
         <source>Demo model</source>
-        <translation>Demo-Modell</translation>
+        <translation>Demo</translation>
     </message>
     <message>
         <source>&amp;Analyse</source>
@@ -732,6 +787,60 @@ Eine Werkbank für die Post-Training-Quantisierung von LLMs.</translation>
         <source>%1 error</source>
         <translation>%1-Fehler</translation>
     </message>
+    <message>
+        <source>Export &amp;model…</source>
+        <translation>&amp;Modell exportieren…</translation>
+    </message>
+    <message>
+        <source>Quantize with the table&apos;s recipe and write the model for a serving stack (GGUF for llama.cpp, GPTQ-packed safetensors for vLLM/transformers), read back and checked</source>
+        <translation>Mit dem Rezept der Tabelle quantisieren und das Modell für einen Serving-Stack schreiben (GGUF für llama.cpp, GPTQ-gepackte safetensors für vLLM/transformers), zurückgelesen und geprüft</translation>
+    </message>
+    <message>
+        <source>Average bits per weight: parameter-weighted over the quantizable linears, scales and zero points included (float rows count as fp16).
+Model size (MB = 10^6 bytes): the linears at their bits plus every other tensor (embeddings, lm_head, norms, biases) at fp16.</source>
+        <translation>Durchschnittliche Bits pro Gewicht: nach Parametern gewichtet über die quantisierbaren Linear-Schichten, Skalen und Nullpunkte eingeschlossen (Float-Zeilen zählen als fp16).
+Modellgröße (MB = 10^6 Byte): die Linear-Schichten mit ihren Bits plus alle anderen Tensoren (Embeddings, lm_head, Normen, Biases) in fp16.</translation>
+    </message>
+    <message>
+        <source>Cannot export</source>
+        <translation>Export nicht möglich</translation>
+    </message>
+    <message>
+        <source>The export failed</source>
+        <translation>Der Export ist fehlgeschlagen</translation>
+    </message>
+    <message>
+        <source>%1:
+the run finished (its results are logged) but the model was not written:
+%2</source>
+        <translation>%1:
+der Lauf ist beendet (seine Ergebnisse sind protokolliert), aber das Modell wurde nicht geschrieben:
+%2</translation>
+    </message>
+    <message>
+        <source>Model exported</source>
+        <translation>Modell exportiert</translation>
+    </message>
+    <message>
+        <source>Auto-assign</source>
+        <comment>toolbar</comment>
+        <translation>Zuweisen</translation>
+    </message>
+    <message>
+        <source>Import recipe…</source>
+        <comment>toolbar</comment>
+        <translation>Importieren…</translation>
+    </message>
+    <message>
+        <source>Export recipe…</source>
+        <comment>toolbar</comment>
+        <translation>Exportieren…</translation>
+    </message>
+    <message>
+        <source>Export model…</source>
+        <comment>toolbar</comment>
+        <translation>Modell exportieren…</translation>
+    </message>
 </context>
 <context>
     <name>qs::gui::RunQueue</name>
@@ -754,6 +863,14 @@ Eine Werkbank für die Post-Training-Quantisierung von LLMs.</translation>
     <message>
         <source>cancelled</source>
         <translation>abgebrochen</translation>
+    </message>
+    <message>
+        <source>%1; the export failed: %2</source>
+        <translation>%1; der Export ist fehlgeschlagen: %2</translation>
+    </message>
+    <message>
+        <source>%1; written and read back: %2</source>
+        <translation>%1; geschrieben und zurückgelesen: %2</translation>
     </message>
 </context>
 <context>
@@ -1449,16 +1566,8 @@ error at the current format: %1</source>
 Fehler beim aktuellen Format: %1</translation>
     </message>
     <message>
-        <source>Per-layer sensitivity (run Analyse to measure it) and assigned bits per weight</source>
-        <translation>Sensitivität pro Schicht (Analysieren misst sie) und zugewiesene Bits pro Gewicht</translation>
-    </message>
-    <message>
         <source>No model loaded</source>
         <translation>Kein Modell geladen</translation>
-    </message>
-    <message>
-        <source>Per-layer sensitivity (%1 at %2; hover for details) and assigned bits per weight</source>
-        <translation>Sensitivität pro Schicht (%1 bei %2; Details beim Überfahren) und zugewiesene Bits pro Gewicht</translation>
     </message>
     <message>
         <source>Sensitivity (left axis)</source>
@@ -1487,6 +1596,14 @@ Fehler beim aktuellen Format: %1</translation>
     <message>
         <source>Bits / weight</source>
         <translation>Bits / Gewicht</translation>
+    </message>
+    <message>
+        <source>Sensitivity per layer (run Analyse to measure it) and bits per weight</source>
+        <translation>Sensitivität pro Schicht (Analysieren misst sie) und Bits pro Gewicht</translation>
+    </message>
+    <message>
+        <source>Sensitivity per layer (%1 at %2) and bits per weight</source>
+        <translation>Sensitivität pro Schicht (%1 bei %2) und Bits pro Gewicht</translation>
     </message>
 </context>
 </TS>

@@ -41,6 +41,61 @@
     </message>
 </context>
 <context>
+    <name>qs::gui::ExportModelDialog</name>
+    <message>
+        <source>Export model</source>
+        <translation>导出模型</translation>
+    </message>
+    <message>
+        <source>GGUF (llama.cpp)</source>
+        <translation>GGUF（llama.cpp）</translation>
+    </message>
+    <message>
+        <source>GPTQ-packed safetensors (vLLM, transformers)</source>
+        <translation>GPTQ 打包的 safetensors（vLLM、transformers）</translation>
+    </message>
+    <message>
+        <source>Format:</source>
+        <translation>格式：</translation>
+    </message>
+    <message>
+        <source>Browse…</source>
+        <translation>浏览…</translation>
+    </message>
+    <message>
+        <source>Save to:</source>
+        <translation>保存到：</translation>
+    </message>
+    <message>
+        <source>Re-quantize layers whose format has no exact type in the file (reports the error it adds)</source>
+        <translation>重新量化文件中没有精确对应类型的层（报告由此增加的误差）</translation>
+    </message>
+    <message>
+        <source>Quantize and export</source>
+        <translation>量化并导出</translation>
+    </message>
+    <message>
+        <source>Lossless when every layer uses a GGUF format (gguf_q4_0, gguf_q4_1, gguf_q8_0; fp16 / float stay F16 / F32): the file holds exactly the weights the run evaluates. The model is quantized and evaluated first, as Run does; the file is then read back and compared tensor by tensor.</source>
+        <translation>当每一层都使用 GGUF 格式（gguf_q4_0、gguf_q4_1、gguf_q8_0；fp16 / float 保持为 F16 / F32）时无损：文件中的权重与运行评估的权重完全相同。模型先像“运行”一样被量化和评估；随后读回文件并逐个张量比较。</translation>
+    </message>
+    <message>
+        <source>Lossless when every layer uses one integer format with fp16 scales and 2, 3, 4 or 8 bits (e.g. int4-g128-f16). Writes a directory (model.safetensors, config.json with quantization_config, quantize_config.json, the tokenizer). The model is quantized and evaluated first, as Run does; the checkpoint is then read back and compared tensor by tensor.</source>
+        <translation>当每一层都使用同一种带 fp16 缩放、2、3、4 或 8 位的整数格式（例如 int4-g128-f16）时无损。写出一个目录（model.safetensors、带 quantization_config 的 config.json、quantize_config.json、分词器）。模型先像“运行”一样被量化和评估；随后读回检查点并逐个张量比较。</translation>
+    </message>
+    <message>
+        <source>Export GGUF</source>
+        <translation>导出 GGUF</translation>
+    </message>
+    <message>
+        <source>GGUF files (*.gguf);;All files (*)</source>
+        <translation>GGUF 文件 (*.gguf);;所有文件 (*)</translation>
+    </message>
+    <message>
+        <source>Directory to create the checkpoint in</source>
+        <translation>创建检查点的目录</translation>
+    </message>
+</context>
+<context>
     <name>qs::gui::MainWindow</name>
     <message>
         <source>&amp;Open model file…</source>
@@ -732,6 +787,60 @@ A workbench for post-training quantization of LLMs.</source>
         <source>%1 error</source>
         <translation>%1 误差</translation>
     </message>
+    <message>
+        <source>Export &amp;model…</source>
+        <translation>导出模型(&amp;M)…</translation>
+    </message>
+    <message>
+        <source>Quantize with the table&apos;s recipe and write the model for a serving stack (GGUF for llama.cpp, GPTQ-packed safetensors for vLLM/transformers), read back and checked</source>
+        <translation>按表格的配方量化，并为推理服务栈写出模型（llama.cpp 用 GGUF，vLLM/transformers 用 GPTQ 打包的 safetensors），读回并校验</translation>
+    </message>
+    <message>
+        <source>Average bits per weight: parameter-weighted over the quantizable linears, scales and zero points included (float rows count as fp16).
+Model size (MB = 10^6 bytes): the linears at their bits plus every other tensor (embeddings, lm_head, norms, biases) at fp16.</source>
+        <translation>每权重平均位数：按参数量对可量化线性层加权，包含缩放和零点（浮点行按 fp16 计）。
+模型大小（MB = 10^6 字节）：线性层按其位数，其余所有张量（嵌入、lm_head、归一化、偏置）按 fp16。</translation>
+    </message>
+    <message>
+        <source>Cannot export</source>
+        <translation>无法导出</translation>
+    </message>
+    <message>
+        <source>The export failed</source>
+        <translation>导出失败</translation>
+    </message>
+    <message>
+        <source>%1:
+the run finished (its results are logged) but the model was not written:
+%2</source>
+        <translation>%1：
+运行已完成（结果已记录），但模型未写出：
+%2</translation>
+    </message>
+    <message>
+        <source>Model exported</source>
+        <translation>模型已导出</translation>
+    </message>
+    <message>
+        <source>Auto-assign</source>
+        <comment>toolbar</comment>
+        <translation>自动分配</translation>
+    </message>
+    <message>
+        <source>Import recipe…</source>
+        <comment>toolbar</comment>
+        <translation>导入配方…</translation>
+    </message>
+    <message>
+        <source>Export recipe…</source>
+        <comment>toolbar</comment>
+        <translation>导出配方…</translation>
+    </message>
+    <message>
+        <source>Export model…</source>
+        <comment>toolbar</comment>
+        <translation>导出模型…</translation>
+    </message>
 </context>
 <context>
     <name>qs::gui::RunQueue</name>
@@ -754,6 +863,14 @@ A workbench for post-training quantization of LLMs.</source>
     <message>
         <source>cancelled</source>
         <translation>已取消</translation>
+    </message>
+    <message>
+        <source>%1; the export failed: %2</source>
+        <translation>%1；导出失败：%2</translation>
+    </message>
+    <message>
+        <source>%1; written and read back: %2</source>
+        <translation>%1；已写出并读回：%2</translation>
     </message>
 </context>
 <context>
@@ -1449,16 +1566,8 @@ error at the current format: %1</source>
 当前格式下的误差：%1</translation>
     </message>
     <message>
-        <source>Per-layer sensitivity (run Analyse to measure it) and assigned bits per weight</source>
-        <translation>逐层敏感度（运行分析以测量）与已分配的每权重位数</translation>
-    </message>
-    <message>
         <source>No model loaded</source>
         <translation>未加载模型</translation>
-    </message>
-    <message>
-        <source>Per-layer sensitivity (%1 at %2; hover for details) and assigned bits per weight</source>
-        <translation>逐层敏感度（%2 下的%1；悬停查看详情）与已分配的每权重位数</translation>
     </message>
     <message>
         <source>Sensitivity (left axis)</source>
@@ -1487,6 +1596,14 @@ error at the current format: %1</source>
     <message>
         <source>Bits / weight</source>
         <translation>位 / 权重</translation>
+    </message>
+    <message>
+        <source>Sensitivity per layer (run Analyse to measure it) and bits per weight</source>
+        <translation>各层敏感度（运行“分析”以测量）与每权重位数</translation>
+    </message>
+    <message>
+        <source>Sensitivity per layer (%1 at %2) and bits per weight</source>
+        <translation>各层敏感度（%2 下的%1）与每权重位数</translation>
     </message>
 </context>
 </TS>

@@ -4,7 +4,10 @@
 #include <cmath>
 
 #include <QAbstractAxis>
+#include <QCategoryAxis>
 #include <QChart>
+#include <QChartView>
+#include <QFontMetricsF>
 #include <QLegend>
 #include <QLogValueAxis>
 #include <QRegularExpression>
@@ -110,6 +113,36 @@ QColor seriesColor(int i) {
                                    0xedc948, 0xb07aa1, 0xff9da7, 0x9c755f, 0xbab0ac};
     const int n = int(std::size(tableau));
     return QColor::fromRgb(tableau[((i % n) + n) % n]);
+}
+
+int fitCategoryLabels(QCategoryAxis* axis, const QStringList& categories, const QChartView* view, int stride) {
+    // Qt Charts' bar category axis can neither skip labels nor stop eliding rotated
+    // ones ("..." turned into a column of dots), so the axis is a QCategoryAxis with
+    // one label on each labelled category's position.
+    if (!axis) return stride;
+    const int n = int(categories.size());
+    const QFontMetricsF fm(axis->labelsFont());
+    // Before the chart is laid out (hidden, just rebuilt) the plot area is stale: estimate
+    // it from the view (the axes take about 160 px), so labels are not flipped once laid out.
+    qreal plotW = view->chart()->plotArea().width();
+    if (!view->isVisible() || plotW <= 1) plotW = std::max(0, view->width() - 160);
+    const qreal perCategory = n > 0 ? plotW / n : 0;
+    qreal widest = 0;
+    for (const QString& c : categories) widest = std::max(widest, fm.horizontalAdvance(c));
+    const bool rotate = n > 0 && perCategory < widest + 6;
+    const qreal need = rotate ? fm.height() + 1 : 0;  // rotated labels side by side, 1 px apart
+    const int k = n == 0 || perCategory <= 0 ? 1 : std::max(1, int(std::ceil(need / perCategory)));
+    if (k == stride && rotate == (axis->labelsAngle() != 0) && axis->count() > 0) return k;
+    for (const QString& l : axis->categoriesLabels()) axis->remove(l);
+    axis->setLabelsAngle(rotate ? -90 : 0);
+    // Qt would elide rotated labels to "..." when the axis is short; side by side they fit.
+    axis->setTruncateLabels(!rotate);
+    if (n == 0) {
+        axis->append(QStringLiteral("-"), 0);
+        return k;
+    }
+    for (int i = 0; i < n; i += k) axis->append(categories[i], i);
+    return k;
 }
 
 }  // namespace qs::views

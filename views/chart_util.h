@@ -8,8 +8,11 @@
 #include <QFont>
 #include <QString>
 
+class QCategoryAxis;
 class QChart;
+class QChartView;
 class QLogValueAxis;
+#include <QStringList>
 
 namespace qs::views {
 
@@ -43,6 +46,14 @@ void clearChart(QChart* chart);
 /// decade; the ends widened by 1e-9 relative so both end labels show), labels
 /// "%.0e", minor ticks per decade.
 QLogValueAxis* makeDecadeLogAxis(double lo, double hi);
+
+/// Labels a per-layer QCategoryAxis (category i at x = i) so the labels stay
+/// readable: all of them side by side when they fit, else rotated by -90° (not
+/// elided), and when even rotated ones would overlap, every k-th with k the smallest
+/// stride at which they do not. `view` gives the plot width (estimated from the
+/// view's width before it is laid out). Returns the stride used; nothing is redone
+/// when `stride` (the previous one) and the rotation are unchanged.
+int fitCategoryLabels(QCategoryAxis* axis, const QStringList& categories, const QChartView* view, int stride);
 
 /// Distinct colours for several runs/series (Tableau 10), cycling.
 QColor seriesColor(int i);

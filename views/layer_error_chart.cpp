@@ -78,35 +78,7 @@ LayerErrorChart::LayerErrorChart(QWidget* parent) : QChartView(new QChart(), par
 }
 
 void LayerErrorChart::fitCategoryLabels() {
-    // Every k-th layer is labelled, k the smallest stride at which the (rotated)
-    // labels do not overlap; Qt Charts' bar category axis cannot skip labels, so the
-    // axis is a QCategoryAxis with one label on each labelled layer's position.
-    if (!xAxis_) return;
-    const int n = int(categories_.size());
-    const QFontMetricsF fm(xAxis_->labelsFont());
-    // Before the chart is laid out (hidden, just rebuilt) the plot area is stale: estimate
-    // it from the view (the axes take about 160 px), so labels are not flipped once laid out.
-    qreal plotW = chart()->plotArea().width();
-    if (!isVisible() || plotW <= 1) plotW = std::max(0, width() - 160);
-    const qreal perCategory = n > 0 ? plotW / n : 0;
-    const bool rotate = n > 0 && perCategory < [&] {
-        qreal w = 0;
-        for (const QString& c : categories_) w = std::max(w, fm.horizontalAdvance(c));
-        return w + 6;
-    }();
-    const qreal need = rotate ? fm.height() + 1 : 0;  // rotated labels side by side, 1 px apart
-    const int stride = n == 0 || perCategory <= 0 ? 1 : std::max(1, int(std::ceil(need / perCategory)));
-    if (stride == labelStride_ && rotate == (xAxis_->labelsAngle() != 0) && xAxis_->count() > 0) return;
-    labelStride_ = stride;
-    for (const QString& l : xAxis_->categoriesLabels()) xAxis_->remove(l);
-    xAxis_->setLabelsAngle(rotate ? -90 : 0);
-    // Qt would elide rotated labels to "..." when the axis is short; side by side they fit.
-    xAxis_->setTruncateLabels(!rotate);
-    if (n == 0) {
-        xAxis_->append(QStringLiteral("-"), 0);
-        return;
-    }
-    for (int i = 0; i < n; i += stride) xAxis_->append(categories_[i], i);
+    labelStride_ = views::fitCategoryLabels(xAxis_, categories_, this, labelStride_);
 }
 
 QStringList LayerErrorChart::categoryLabels() const { return xAxis_ ? xAxis_->categoriesLabels() : QStringList(); }

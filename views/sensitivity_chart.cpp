@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <cmath>
 
-#include <QBarCategoryAxis>
 #include <QBarSeries>
 #include <QBarSet>
+#include <QCategoryAxis>
 #include <QChart>
 #include <QCursor>
 #include <QLegend>
@@ -27,6 +27,8 @@ SensitivityChart::SensitivityChart(QWidget* parent) : QChartView(new QChart(), p
     chart()->legend()->setAlignment(Qt::AlignTop);
     chart()->setMargins(QMargins(4, 4, 4, 4));
     setMinimumHeight(260);
+    connect(chart(), &QChart::plotAreaChanged, this,
+            [this](const QRectF&) { labelStride_ = fitCategoryLabels(xAxis_, categories_, this, labelStride_); });
     rebuild();
 }
 
@@ -44,6 +46,8 @@ void SensitivityChart::setTableModel(LayerTableModel* model) {
 int SensitivityChart::barCount() const { return bars_ ? bars_->count() : 0; }
 
 QList<double> SensitivityChart::barValues() const { return values_; }
+
+QStringList SensitivityChart::categoryLabels() const { return xAxis_ ? xAxis_->categoriesLabels() : QStringList(); }
 
 QList<double> SensitivityChart::bitsLine() const {
     QList<double> v;
@@ -77,18 +81,18 @@ void SensitivityChart::rebuild() {
     const int n = model_ ? model_->rowCount() : 0;
     const bool haveReport = model_ && model_->report();
     if (!haveReport)
-        c->setTitle(n ? tr("Per-layer sensitivity (run Analyse to measure it) and assigned bits per weight")
+        c->setTitle(n ? tr("Sensitivity per layer (run Analyse to measure it) and bits per weight")
                       : tr("No model loaded"));
     else
-        c->setTitle(tr("Per-layer sensitivity (%1 at %2; hover for details) and assigned bits per weight")
+        c->setTitle(tr("Sensitivity per layer (%1 at %2) and bits per weight")
                         .arg(model_->errorMeasureName(),
                              model_->referenceCandidate() ? QString::fromStdString(model_->referenceCandidate()->name()) : QString()));
 
-    QStringList cats;
+    categories_.clear();
     double lo = 1e300, hi = 0;
     for (int r = 0; r < n; ++r) {
         const auto& row = model_->row(r);
-        cats << shortLayerName(row.block, row.kind);
+        categories_ << shortLayerName(row.block, row.kind);
         const auto s = model_->sensitivity(r);
         const double v = s ? *s : 0.0;
         values_ << v;
@@ -121,10 +125,14 @@ void SensitivityChart::rebuild() {
         else QToolTip::hideText();
     });
 
-    xAxis_ = new QBarCategoryAxis();
-    xAxis_->append(cats.isEmpty() ? QStringList{QStringLiteral("-")} : cats);
+    // x: layer i at i; a QCategoryAxis labels the layers that fit (fitCategoryLabels).
+    xAxis_ = new QCategoryAxis();
+    xAxis_->setLabelsPosition(QCategoryAxis::AxisLabelsPositionOnValue);
+    xAxis_->setRange(-0.5, std::max(n, 1) - 0.5);
+    xAxis_->setStartValue(-0.5);
+    xAxis_->setGridLineVisible(false);
     xAxis_->setTitleText(tr("Layer (block.linear, model order)"));
-    xAxis_->setLabelsAngle(n > 16 ? -90 : 0);
+    labelStride_ = 0;
     c->addAxis(xAxis_, Qt::AlignBottom);
     barSeries_->attachAxis(xAxis_);
     bits_->attachAxis(xAxis_);
@@ -157,6 +165,7 @@ void SensitivityChart::rebuild() {
     bitsAxis_->setGridLineVisible(false);
 
     applyChartFonts(c, font());
+    labelStride_ = fitCategoryLabels(xAxis_, categories_, this, labelStride_);
     updateBits();
 }
 

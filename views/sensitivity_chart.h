@@ -5,7 +5,8 @@
 //    logarithmic when the positive values span more than two decades.
 //  * Line (right axis): the row's current storage bits per weight (scales and zero
 //    points included), updated live as the table is edited.
-//  * Categories: "<block>.<kind>" (e.g. "3.down"). Hovering a bar or a point shows
+//  * Categories: "<block>.<kind>" (e.g. "3.down"), rotated when they do not fit
+//    side by side, every k-th labelled when they do not fit rotated. Hovering a bar or a point shows
 //    the layer's name, sensitivity and format.
 // The chart only shows what the table model holds; it computes nothing.
 #include <QChartView>
@@ -14,7 +15,7 @@
 class QBarSeries;
 class QBarSet;
 class QLineSeries;
-class QBarCategoryAxis;
+class QCategoryAxis;
 class QAbstractAxis;
 class QValueAxis;
 
@@ -33,6 +34,8 @@ public:
     bool logScale() const { return log_; }
     QList<double> bitsLine() const;
     QList<double> barValues() const;
+    /// The labels on the x axis: every layer when they fit, else every k-th.
+    QStringList categoryLabels() const;
 
 private:
     void rebuild();
@@ -43,7 +46,9 @@ private:
     QBarSet* bars_ = nullptr;
     QBarSeries* barSeries_ = nullptr;
     QLineSeries* bits_ = nullptr;
-    QBarCategoryAxis* xAxis_ = nullptr;
+    QCategoryAxis* xAxis_ = nullptr;
+    QStringList categories_;
+    int labelStride_ = 0;  // every labelStride_-th layer is labelled
     QAbstractAxis* yAxis_ = nullptr;
     QValueAxis* bitsAxis_ = nullptr;
     bool log_ = false;

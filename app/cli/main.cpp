@@ -26,6 +26,7 @@
 #include "eval/textdata.h"
 #include "export/gguf.h"
 #include "export/gptq_packed.h"
+#include "export/verified_export.h"
 #include "model/demo.h"
 #include "model/hf_loader.h"
 #include "model/save.h"
@@ -724,38 +725,6 @@ int cmdQuantize(QCommandLineParser& p, RunLog& runLog, const ExportRequest* expo
     return 0;
 }
 
-/// Every tensor of `back` (a written file read back) against the weights `q`
-/// evaluated: (tensors compared, identical, names of the differing ones that were
-/// not re-quantized).
-struct ReadBackCheck {
-    int64_t checked = 0, identical = 0;
-    QJsonArray mismatched;
-};
-ReadBackCheck compareReadBack(const Model& back, const Model& q, const std::set<std::string>& requantized) {
-    ReadBackCheck c;
-    auto check = [&](const std::string& name, const auto& a, const auto& b) {
-        ++c.checked;
-        const bool same = a.rows() == b.rows() && a.cols() == b.cols() && (a.array() == b.array()).all();
-        if (same) ++c.identical;
-        else if (!requantized.count(name)) c.mismatched.append(QString::fromStdString(name));
-    };
-    check(kEmbedTokensName, back.embedOverride ? *back.embedOverride : back.embedTokens.matrix(),
-          q.embedOverride ? *q.embedOverride : q.embedTokens.matrix());
-    check(kLmHeadName, back.lmHead.matrix(), q.lmHeadOverride ? *q.lmHeadOverride : q.lmHead.matrix());
-    for (size_t bi = 0; bi < q.blocks.size(); ++bi) {
-        check(q.blocks[bi].prefix + ".input_layernorm", back.blocks[bi].attnNorm.weightVector(), q.blocks[bi].attnNorm.weightVector());
-        check(q.blocks[bi].prefix + ".post_attention_layernorm", back.blocks[bi].mlpNorm.weightVector(), q.blocks[bi].mlpNorm.weightVector());
-        for (size_t k = 0; k < q.blocks[bi].linears.size(); ++k) {
-            const Linear& a = back.blocks[bi].linears[k];
-            const Linear& b = q.blocks[bi].linears[k];
-            check(b.name, a.weightMatrix(), b.weightMatrix());
-            if (b.bias || b.biasOverride) check(b.name + ".bias", a.biasVector(), b.biasVector());
-        }
-    }
-    check("model.norm", back.finalNorm.weightVector(), q.finalNorm.weightVector());
-    return c;
-}
-
 /// Perplexity of a written model on the eval texts next to the run's.
 QJsonArray evalReadBack(const Model& back, const Tokenizer& tok, const Tokenizer& runTok, const QStringList& evalPaths,
                         const std::vector<std::string>& evalTexts, const EvalOptions& eo, const QJsonArray& runEvals) {
@@ -775,112 +744,50 @@ QJsonArray evalReadBack(const Model& back, const Tokenizer& tok, const Tokenizer
     return evals;
 }
 
-/// GPTQ-packed safetensors: written, read back by QuantScope's loader and compared.
-QJsonObject exportGptqChecked(const ExportRequest& ex, const QCommandLineParser& p, const Loaded& l, const QuantizeResult& qr,
-                              const Recipe& recipe, const QStringList& evalPaths, const std::vector<std::string>& evalTexts,
-                              const EvalOptions& eo, const QJsonArray& runEvals) {
-    if (p.isSet(QStringLiteral("requantize-to"))) throw Error(QStringLiteral("--requantize-to applies to GGUF export"));
-    GptqPackedOptions o;
-    o.allowRequantize = p.isSet(QStringLiteral("allow-requantize"));
-    o.recipe = recipe.toJson();
-    o.ctx = stderrProgress();
-    std::map<QString, QByteArray> raw;
-    if (l.tokenizer->sourceFiles.isEmpty() && !l.demoTokenizer.isEmpty()) raw[QStringLiteral("tokenizer.bin")] = l.demoTokenizer;
-    std::fprintf(stderr, "writing %s ...\n", ex.out.toStdString().c_str());
-    const GptqPackedResult r = exportGptqPacked(*qr.model, qr.layers, ex.out, l.tokenizer->sourceFiles, raw, o);
-    QJsonObject res = r.toJson();
-    const std::shared_ptr<Model> back = loadModel(ex.out);
-    std::set<std::string> requant;
-    for (const auto& x : r.layers)
-        if (x.requantized) requant.insert(x.name);
-    const ReadBackCheck c = compareReadBack(*back, *qr.model, requant);
-    if (!c.mismatched.isEmpty())
-        throw Error(QStringLiteral("%1: read back, these tensors differ from the evaluated weights: %2 (please report this)")
-                        .arg(ex.out, QJsonDocument(c.mismatched).toJson(QJsonDocument::Compact)));
-    res.insert(QStringLiteral("tensors_checked"), qint64(c.checked));
-    res.insert(QStringLiteral("tensors_identical"), qint64(c.identical));
-    const QJsonArray evals = evalReadBack(*back, *l.tokenizer, *l.tokenizer, evalPaths, evalTexts, eo, runEvals);
-    if (!evals.isEmpty()) res.insert(QStringLiteral("eval"), evals);
-    if (!p.isSet(QStringLiteral("json"))) {
-        std::printf("exported %s: GPTQ-packed %d bits, group %d, %s%s; %lld tensors read back and compared (%lld identical)\n",
-                    ex.out.toStdString().c_str(), r.bits, r.groupSize, r.sym ? "sym" : "asym", r.descAct ? ", desc_act" : "",
-                    (long long)c.checked, (long long)c.identical);
-        for (const auto& x : r.layers)
-            if (x.requantized) std::printf("  re-quantized %-40s %-14s relative error %.6g\n", x.name.c_str(), x.format.c_str(), x.relError);
-        for (const QJsonValue& v : evals) {
-            const QJsonObject e = v.toObject();
-            std::printf("  %s: ppl of the checkpoint %.6f, of the run %.6f (%s)\n", e.value(QStringLiteral("data")).toString().toStdString().c_str(),
-                        e.value(QStringLiteral("ppl")).toDouble(), e.value(QStringLiteral("run_ppl")).toDouble(),
-                        e.value(QStringLiteral("ppl_equal")).toBool() ? "equal" : "DIFFERENT");
-        }
-    }
-    return res;
-}
-
-/// Writes the quantized model (GGUF), loads the file back and checks it against
-/// the evaluated weights, tensor by tensor; with eval texts, its perplexity next
-/// to the run's. Returns the "export" JSON (and prints a summary without --json).
+/// Writes the quantized model (GGUF or GPTQ-packed), loads it back and checks it
+/// against the evaluated weights, tensor by tensor (core's exportVerified); with
+/// eval texts, its perplexity next to the run's. Returns the "export" JSON (and
+/// prints a summary without --json).
 QJsonObject exportQuantized(const ExportRequest& ex, const QCommandLineParser& p, const Loaded& l, const QuantizeResult& qr,
                             const Recipe& recipe, const QStringList& evalPaths, const std::vector<std::string>& evalTexts,
                             const EvalOptions& eo, const QJsonArray& runEvals) {
     const bool json = p.isSet(QStringLiteral("json"));
     if (ex.out.isEmpty()) throw Error(QStringLiteral("the output path is empty"));
-    if (ex.format == QLatin1String("gptq")) return exportGptqChecked(ex, p, l, qr, recipe, evalPaths, evalTexts, eo, runEvals);
-    if (ex.format != QLatin1String("gguf")) throw Error(QStringLiteral("--format: expected gguf or gptq, found '%1'").arg(ex.format));
-    TokenizerSource src;
-    if (!l.tokenizer->sourceFiles.isEmpty()) {
-        src = tokenizerSourceFromFiles(l.tokenizer->sourceFiles);
-    } else if (!l.demoTokenizer.isEmpty()) {
-        src.kind = TokenizerSource::Kind::Llama2c;
-        src.data = l.demoTokenizer;
-        src.label = QStringLiteral("the demo's tokenizer");
-    }
-    GgufExportOptions o;
-    o.allowRequantize = p.isSet(QStringLiteral("allow-requantize"));
+    if (ex.format != QLatin1String("gguf") && ex.format != QLatin1String("gptq"))
+        throw Error(QStringLiteral("--format: expected gguf or gptq, found '%1'").arg(ex.format));
+    VerifiedExportRequest req;
+    req.format = ex.format;
+    req.out = ex.out;
+    req.allowRequantize = p.isSet(QStringLiteral("allow-requantize"));
     if (p.isSet(QStringLiteral("requantize-to"))) {
-        if (!o.allowRequantize) throw Error(QStringLiteral("--requantize-to needs --allow-requantize"));
+        if (ex.format == QLatin1String("gptq")) throw Error(QStringLiteral("--requantize-to applies to GGUF export"));
+        if (!req.allowRequantize) throw Error(QStringLiteral("--requantize-to needs --allow-requantize"));
         const auto f = QuantFormat::parse(p.value(QStringLiteral("requantize-to")).toLower().toStdString());
         if (!f || !f->isGguf())
             throw Error(QStringLiteral("--requantize-to: expected gguf_q8_0, gguf_q4_0 or gguf_q4_1, found '%1'").arg(p.value(QStringLiteral("requantize-to"))));
-        o.requantizeTo = *f;
+        req.requantizeTo = *f;
     }
-    o.recipe = recipe.toJson();
-    o.ctx = stderrProgress();
+    req.recipe = recipe.toJson();
+    req.inMemoryTokenizer = l.demoTokenizer;
     std::fprintf(stderr, "writing %s ...\n", ex.out.toStdString().c_str());
-    const GgufExportResult r = exportGguf(*qr.model, qr.layers, *l.tokenizer, src, ex.out, o);
-    QJsonObject res = r.toJson();
-
-    // the file read back: every tensor against the weights the run evaluated
-    const std::shared_ptr<Model> back = loadGgufModel(ex.out);
-    std::set<std::string> requant;
-    for (const GgufTensorReport& t : r.tensors)
-        if (t.requantized) requant.insert(t.source);
-    const ReadBackCheck c = compareReadBack(*back, *qr.model, requant);
-    if (!c.mismatched.isEmpty())
-        throw Error(QStringLiteral("%1: read back, these tensors differ from the evaluated weights: %2 (please report this)")
-                        .arg(ex.out, QJsonDocument(c.mismatched).toJson(QJsonDocument::Compact)));
-    const int64_t checked = c.checked, exact = c.identical;
-    res.insert(QStringLiteral("tensors_checked"), qint64(checked));
-    res.insert(QStringLiteral("tensors_identical"), qint64(exact));
-    // perplexity of the file itself, with its own embedded tokenizer
+    const VerifiedExport v = exportVerified(*qr.model, qr.layers, *l.tokenizer, req, stderrProgress());
+    QJsonObject res = v.json;
+    // perplexity of the file itself; a GGUF with its own embedded tokenizer
     QJsonArray evals;
     if (!evalTexts.empty()) {
-        const std::unique_ptr<Tokenizer> tok = loadGgufTokenizer(ex.out);
-        evals = evalReadBack(*back, *tok, *l.tokenizer, evalPaths, evalTexts, eo, runEvals);
+        std::unique_ptr<Tokenizer> ggufTok;
+        if (ex.format == QLatin1String("gguf")) ggufTok = loadGgufTokenizer(ex.out);
+        evals = evalReadBack(*v.readBack, ggufTok ? *ggufTok : *l.tokenizer, *l.tokenizer, evalPaths, evalTexts, eo, runEvals);
         res.insert(QStringLiteral("eval"), evals);
     }
     if (!json) {
-        std::printf("exported %s: %lld bytes, %s, %lld tensors read back and compared (%lld identical to the evaluated weights)\n",
-                    ex.out.toStdString().c_str(), (long long)r.fileBytes, r.fileType.c_str(), (long long)checked, (long long)exact);
-        for (const GgufTensorReport& t : r.tensors)
-            if (t.requantized)
-                std::printf("  re-quantized %-28s %-10s -> %-5s relative error %.6g\n", t.name.c_str(), t.format.c_str(), t.type.c_str(),
-                            t.relError);
-        for (const std::string& w : r.warnings) std::printf("  warning: %s\n", w.c_str());
-        for (const QJsonValue& v : evals) {
-            const QJsonObject e = v.toObject();
-            std::printf("  %s: ppl of the file %.6f, of the run %.6f (%s)\n", e.value(QStringLiteral("data")).toString().toStdString().c_str(),
-                        e.value(QStringLiteral("ppl")).toDouble(), e.value(QStringLiteral("run_ppl")).toDouble(),
+        std::printf("%s\n", v.summary.toStdString().c_str());
+        for (const std::string& d : v.details) std::printf("  %s\n", d.c_str());
+        const char* what = ex.format == QLatin1String("gguf") ? "file" : "checkpoint";
+        for (const QJsonValue& x : evals) {
+            const QJsonObject e = x.toObject();
+            std::printf("  %s: ppl of the %s %.6f, of the run %.6f (%s)\n", e.value(QStringLiteral("data")).toString().toStdString().c_str(),
+                        what, e.value(QStringLiteral("ppl")).toDouble(), e.value(QStringLiteral("run_ppl")).toDouble(),
                         e.value(QStringLiteral("ppl_equal")).toBool() ? "equal" : "DIFFERENT");
         }
     }

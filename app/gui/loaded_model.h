@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include <QByteArray>
 #include <QString>
 
 #include "model/model.h"
@@ -16,6 +17,7 @@ struct LoadedModel {
     std::shared_ptr<const Tokenizer> tokenizer;  // null when none was found (tokenizerError says why)
     QString tokenizerError;
     std::shared_ptr<const std::string> demoText;  // the demo's own text (its calibration and evaluation text)
+    QByteArray demoTokenizer;  // the demo's llama2.c tokenizer.bin image (it has no file; exports embed it)
     bool demo = false;
     QString label;
     std::string hash;  // Model::contentHash(), for the experiment log

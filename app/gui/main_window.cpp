@@ -34,6 +34,8 @@
 #include <QSplitter>
 #include <QStatusBar>
 #include <QTableView>
+#include <QStyle>
+#include <QToolButton>
 #include <QTemporaryDir>
 #include <QTabWidget>
 #include <QThread>
@@ -45,6 +47,7 @@
 
 #include "alloc/allocate.h"
 #include "bits_delegate.h"
+#include "export_dialog.h"
 #include "compute/backend.h"
 #include "compute/threads.h"
 #include "opencl/clwrap.h"
@@ -139,12 +142,22 @@ void MainWindow::buildUi() {
     runAct_->setToolTip(tr("Quantize the model with the table's recipe and measure its perplexity (background; runs queue up)"));
     importAct_ = new QAction(tr("&Import recipe…"), this);
     exportAct_ = new QAction(tr("&Export recipe…"), this);
+    exportModelAct_ = new QAction(tr("Export &model…"), this);
+    exportModelAct_->setToolTip(tr("Quantize with the table's recipe and write the model for a serving stack "
+                                   "(GGUF for llama.cpp, GPTQ-packed safetensors for vLLM/transformers), read back and checked"));
     QAction* undoAct = table_->undoStack()->createUndoAction(this, tr("&Undo"));
     undoAct->setShortcut(QKeySequence::Undo);
     QAction* redoAct = table_->undoStack()->createRedoAction(this, tr("&Redo"));
     redoAct->setShortcut(QKeySequence::Redo);
     undoAct->setIconText(tr("Undo"));  // the toolbar keeps short labels; the menu names the step
     redoAct->setIconText(tr("Redo"));
+    undoAct->setIcon(QIcon::fromTheme(QStringLiteral("edit-undo"), style()->standardIcon(QStyle::SP_ArrowBack)));
+    redoAct->setIcon(QIcon::fromTheme(QStringLiteral("edit-redo"), style()->standardIcon(QStyle::SP_ArrowForward)));
+    // Toolbar labels: short forms a translation may shorten further (the menus keep the full names).
+    autoAct_->setIconText(tr("Auto-assign", "toolbar"));
+    importAct_->setIconText(tr("Import recipe…", "toolbar"));
+    exportAct_->setIconText(tr("Export recipe…", "toolbar"));
+    exportModelAct_->setIconText(tr("Export model…", "toolbar"));
     auto* quitAct = new QAction(tr("&Quit"), this);
     quitAct->setShortcut(QKeySequence::Quit);
 
@@ -156,6 +169,7 @@ void MainWindow::buildUi() {
     file->addSeparator();
     file->addAction(importAct_);
     file->addAction(exportAct_);
+    file->addAction(exportModelAct_);
     file->addSeparator();
     file->addAction(quitAct);
     QMenu* edit = menuBar()->addMenu(tr("&Edit"));
@@ -190,6 +204,7 @@ void MainWindow::buildUi() {
     connect(cancelAct_, &QAction::triggered, this, &MainWindow::cancelJob);
     connect(autoAct_, &QAction::triggered, this, [this] { autoAssign(budget()); });
     connect(runAct_, &QAction::triggered, this, &MainWindow::runCurrent);
+    connect(exportModelAct_, &QAction::triggered, this, &MainWindow::chooseAndExportModel);
     connect(quitAct, &QAction::triggered, this, &QWidget::close);
     connect(importAct_, &QAction::triggered, this, [this] {
         const QString p = QFileDialog::getOpenFileName(this, tr("Import recipe"), lastDir_,
@@ -211,6 +226,7 @@ void MainWindow::buildUi() {
     QToolBar* tb = addToolBar(tr("Main"));
     tb->setMovable(false);
     tb->setToolButtonStyle(Qt::ToolButtonTextOnly);
+    tb->setIconSize(QSize(16, 16));  // undo/redo: small icons, the bar stays one text line high
     tb->addAction(openDirAct_);
     tb->addAction(demoAct_);
     tb->addSeparator();
@@ -241,9 +257,13 @@ void MainWindow::buildUi() {
     tb->addSeparator();
     tb->addAction(importAct_);
     tb->addAction(exportAct_);
+    tb->addAction(exportModelAct_);
     tb->addSeparator();
     tb->addAction(undoAct);
     tb->addAction(redoAct);
+    // undo/redo as icons (their tooltips name the step): the text labels do not fit every language
+    for (QAction* a : {undoAct, redoAct})
+        if (auto* b = qobject_cast<QToolButton*>(tb->widgetForAction(a))) b->setToolButtonStyle(Qt::ToolButtonIconOnly);
 
     // --- central: model line, filter/selection row, table over chart
     auto* central = new QWidget(this);
@@ -254,7 +274,9 @@ void MainWindow::buildUi() {
     auto* top = new QHBoxLayout();
     modelLabel_ = new QLabel(tr("No model"), this);
     modelLabel_->setTextInteractionFlags(Qt::TextSelectableByMouse);
-    modelLabel_->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);  // clipped, never pushes the totals out
+    // Wraps onto a second line on narrow windows rather than being cut off.
+    modelLabel_->setWordWrap(true);
+    modelLabel_->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
     totalsLabel_ = new QLabel(this);
     QFont bold = totalsLabel_->font();
     bold.setBold(true);
@@ -264,8 +286,16 @@ void MainWindow::buildUi() {
         "(float rows count as fp16).\nModel size (MB = 10^6 bytes): the linears at their bits plus every other tensor "
         "(embeddings, lm_head, norms, biases) at fp16."));
     top->addWidget(modelLabel_, 1);
-    top->addWidget(totalsLabel_);
     v->addLayout(top);
+    // the totals under the model line (they follow every edit), then the hint
+    auto* totalsRow = new QHBoxLayout();
+    totalsRow->addWidget(totalsLabel_);
+    totalsRow->addSpacing(16);
+    auto* hint = new QLabel(tr("Double-click a weight format to change its bits; click a header to sort."), this);
+    hint->setStyleSheet(QStringLiteral("color: palette(mid);"));
+    hint->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);  // clipped on narrow windows, never widens them
+    totalsRow->addWidget(hint, 1);
+    v->addLayout(totalsRow);
 
     auto* row = new QHBoxLayout();
     row->addWidget(new QLabel(tr("Filter:"), this));
@@ -285,10 +315,7 @@ void MainWindow::buildUi() {
     applyButton_ = new QPushButton(tr("Set format"), this);
     applyButton_->setToolTip(tr("Set the format on all selected rows (one undo step)"));
     row->addWidget(applyButton_);
-    auto* hint = new QLabel(tr("Double-click a weight format to change its bits; click a header to sort."), this);
-    hint->setStyleSheet(QStringLiteral("color: palette(mid);"));
-    hint->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);  // clipped on narrow windows, never widens them
-    row->addWidget(hint, 1);
+    row->addStretch(1);
     v->addLayout(row);
 
     view_ = new QTableView(this);
@@ -442,6 +469,7 @@ void MainWindow::updateActions() {
     budget_->setEnabled(autoAct_->isEnabled());
     importAct_->setEnabled(haveModel && job_ != Job::Loading);
     exportAct_->setEnabled(haveModel && job_ != Job::Loading);
+    exportModelAct_->setEnabled(haveModel && job_ != Job::Loading);
     copyAct_->setEnabled(exportAct_->isEnabled());
     runAct_->setEnabled(haveModel && job_ != Job::Loading);
     if (runButton_) runButton_->setEnabled(runAct_->isEnabled());
@@ -522,6 +550,7 @@ void MainWindow::startLoad(const QString& path, bool demo) {
                 l->model = d.model;
                 l->tokenizer = std::shared_ptr<const Tokenizer>(std::move(d.tokenizer));
                 l->demoText = std::make_shared<const std::string>(std::move(d.evalText));
+                l->demoTokenizer = d.tokenizerBytes;
                 l->demo = true;
                 l->label = QStringLiteral("demo model (synthetic LLaMA)");
             } else {
@@ -1026,25 +1055,53 @@ bool MainWindow::prepareRun(RunRequest& r, QString* why) const {
     return true;
 }
 
-int MainWindow::runCurrent() {
-    RunRequest r;
+bool MainWindow::prepareTableRun(RunRequest& r, const QString& errorTitle) {
     try {
         r.recipe = table_->toRecipe();
     } catch (const std::exception& e) {
-        showError(tr("Cannot run"), QString::fromUtf8(e.what()));
-        return 0;
+        showError(errorTitle, QString::fromUtf8(e.what()));
+        return false;
     }
     QString why;
     if (!prepareRun(r, &why)) {
-        showError(tr("Cannot run"), why);
-        return 0;
+        showError(errorTitle, why);
+        return false;
     }
     r.label = tr("%1: %2 bits/w (%3)").arg(r.experiment).arg(table_->averageBits(), 0, 'f', 2)
                   .arg(ExperimentStore::recipeSummary(r.recipe.toJson()));
     r.recipe = Recipe::parse(r.recipe.toJsonBytes());  // canonical, as logged
+    return true;
+}
+
+int MainWindow::runCurrent() {
+    RunRequest r;
+    if (!prepareTableRun(r, tr("Cannot run"))) return 0;
     const int id = runs_->enqueue(std::move(r));
     rightTabs_->setCurrentWidget(jobPanel_);
     return id;
+}
+
+int MainWindow::exportModel(const VerifiedExportRequest& req) {
+    RunRequest r;
+    if (!prepareTableRun(r, tr("Cannot export"))) return 0;
+    r.exportTo = req;
+    r.exportTo->recipe = r.recipe.toJson();
+    r.exportTo->inMemoryTokenizer = loaded_->demoTokenizer;
+    r.label += QStringLiteral(" → ") + QFileInfo(req.out).fileName();
+    const int id = runs_->enqueue(std::move(r));
+    rightTabs_->setCurrentWidget(jobPanel_);
+    return id;
+}
+
+void MainWindow::chooseAndExportModel() {
+    ExportModelDialog dlg(lastDir_, this);
+    if (dlg.exec() != QDialog::Accepted) return;
+    lastDir_ = QFileInfo(dlg.path()).absolutePath();
+    VerifiedExportRequest req;
+    req.format = dlg.format();
+    req.out = QFileInfo(dlg.path()).absoluteFilePath();
+    req.allowRequantize = dlg.allowRequantize();
+    exportModel(req);
 }
 
 AllocCost MainWindow::allocCost() const {
@@ -1121,6 +1178,15 @@ void MainWindow::onRunFinished(const RunDone& d) {
                                     .arg(d.runId ? tr(" (run %1 in the log)").arg(d.runId) : QString()));
     } else if (!d.cancelled) {
         showError(tr("The run failed"), tr("%1:\n%2").arg(d.label, d.error));
+    }
+    if (!d.exportError.isEmpty()) {
+        showError(tr("The export failed"), tr("%1:\nthe run finished (its results are logged) but the model was not written:\n%2")
+                                               .arg(d.label, d.exportError));
+    } else if (!d.exported.isEmpty()) {
+        QStringList lines{d.exported};
+        lines << d.exportDetails;
+        progressLabel_->setText(d.exported);
+        if (opt_.modalErrors) QMessageBox::information(this, tr("Model exported"), lines.join(QLatin1Char('\n')));
     }
     if (store_) {
         refreshHistory();

@@ -136,6 +136,12 @@ public Q_SLOTS:
     /// first half of its text); evaluation: the Eval text field (the demo: the
     /// second half). Returns the job id, 0 when it cannot start (message shown).
     int runCurrent();
+    /// Queues a run of the table's current recipe (as runCurrent) that then writes
+    /// the quantized model (`req`: GGUF or GPTQ-packed, path, re-quantize) and reads
+    /// it back tensor by tensor. Returns the job id, 0 when it cannot start.
+    int exportModel(const VerifiedExportRequest& req);
+    /// The "Export model…" dialog, then exportModel.
+    void chooseAndExportModel();
     /// Queues one run per value: budgets ("2.5, 3, 3.5") or format names
     /// ("int2-g64, int3-g64"); the experiment is named after the sweep. Returns
     /// the number of runs queued (0: message shown).
@@ -196,6 +202,9 @@ private:
     void buildRunPanel(QWidget* parent, QVBoxLayout* into);
     void openStore();
     bool prepareRun(RunRequest& r, QString* why) const;
+    /// The table's recipe (canonical) and label into `r`, then prepareRun; shows
+    /// the reason under `errorTitle` when it cannot run.
+    bool prepareTableRun(RunRequest& r, const QString& errorTitle);
     void onRunFinished(const RunDone& d);
     void updateCurves();
     void updateFrontier();
@@ -259,6 +268,7 @@ private:
     QAction* autoAct_ = nullptr;
     QAction* importAct_ = nullptr;
     QAction* exportAct_ = nullptr;
+    QAction* exportModelAct_ = nullptr;
 };
 
 /// `quantscope --screenshot`: builds the demo model, runs the analysis, the

@@ -168,7 +168,25 @@ void RunQueue::startNext() {
             }
             spec.evalTokens = req.eval.tokens(*req.loaded->tokenizer);
             ctx.check();
-            o.result = std::make_shared<const ExperimentResult>(runExperiment(m, spec, ctx));
+            const bool exporting = bool(req.exportTo);
+            ExperimentResult res = runExperiment(m, spec, exporting ? ctx.sub(0.0, 0.85) : ctx);
+            if (exporting) {
+                try {
+                    const VerifiedExport v = exportVerified(*res.quant.model, res.quant.layers, *req.loaded->tokenizer,
+                                                            *req.exportTo, ctx.sub(0.85, 1.0, "export: "));
+                    o.exported = v.summary;
+                    for (const std::string& d : v.details) o.exportDetails << QString::fromStdString(d);
+                } catch (const Cancelled&) {
+                    throw;
+                } catch (const std::bad_alloc&) {
+                    o.exportError = QStringLiteral("out of memory");
+                } catch (const std::exception& e) {
+                    o.exportError = QString::fromUtf8(e.what());
+                }
+            }
+            // The fake-quantized copy is not kept: every run of a session would hold a whole model.
+            res.quant.model.reset();
+            o.result = std::make_shared<const ExperimentResult>(std::move(res));
         } catch (const Cancelled&) {
             o.cancelled = true;
         } catch (const std::bad_alloc&) {
@@ -195,9 +213,17 @@ void RunQueue::onFinished() {
     d.cancelled = o.cancelled;
     d.error = o.error;
     d.result = o.result;
-    if (o.result)
-        jobs_->finish(p.jobId, JobStatus::Finished,
-                      tr("ppl %1 at %2 bits/weight").arg(o.result->eval.ppl, 0, 'f', 3).arg(o.result->quant.avgBits, 0, 'f', 3));
+    d.exported = o.exported;
+    d.exportError = o.exportError;
+    d.exportDetails = o.exportDetails;
+    const QString ppl = o.result ? tr("ppl %1 at %2 bits/weight").arg(o.result->eval.ppl, 0, 'f', 3).arg(o.result->quant.avgBits, 0, 'f', 3)
+                                 : QString();
+    if (o.result && !o.exportError.isEmpty())
+        jobs_->finish(p.jobId, JobStatus::Failed, tr("%1; the export failed: %2").arg(ppl, o.exportError));
+    else if (o.result && !o.exported.isEmpty())
+        jobs_->finish(p.jobId, JobStatus::Finished, tr("%1; written and read back: %2").arg(ppl, p.req.exportTo->out));
+    else if (o.result)
+        jobs_->finish(p.jobId, JobStatus::Finished, ppl);
     else if (o.cancelled)
         jobs_->finish(p.jobId, JobStatus::Cancelled, tr("cancelled"));
     else

@@ -14,6 +14,7 @@
 #include <QFutureWatcher>
 #include <QObject>
 
+#include "export/verified_export.h"
 #include "jobs/experiment.h"
 #include "loaded_model.h"
 
@@ -52,6 +53,10 @@ struct RunRequest {
     /// Also evaluate the float model on the same windows (the chart's reference
     /// line, KL divergence and top-1 agreement in the log); doubles the eval time.
     bool compareFp = true;
+    /// Also write the quantized model (GGUF / GPTQ-packed) after the evaluation and
+    /// read it back (exportVerified). A failed export leaves the run's results
+    /// (logged as finished) and is reported in RunDone::exportError.
+    std::optional<VerifiedExportRequest> exportTo;
 };
 
 struct RunDone {
@@ -60,7 +65,11 @@ struct RunDone {
     QString label, experiment;
     bool ok = false, cancelled = false;
     QString error;
-    std::shared_ptr<const ExperimentResult> result;  // when ok
+    /// When ok (the quantized model itself is not kept: quant.model is null).
+    std::shared_ptr<const ExperimentResult> result;
+    /// With RunRequest::exportTo: what was written and how it compared, or why not.
+    QString exported, exportError;
+    QStringList exportDetails;
 };
 
 class RunQueue : public QObject {
@@ -104,6 +113,8 @@ private:
         std::shared_ptr<const ExperimentResult> result;
         QString error;
         bool cancelled = false;
+        QString exported, exportError;
+        QStringList exportDetails;
     };
     void startNext();
     void onFinished();

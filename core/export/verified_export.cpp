@@ -1,0 +1,135 @@
+#include "verified_export.h"
+
+#include <cstdio>
+
+#include <QJsonDocument>
+
+#include "export/gguf.h"
+#include "export/gptq_packed.h"
+#include "model/hf_loader.h"
+#include "util/error.h"
+
+namespace qs {
+
+ReadBackCheck compareReadBack(const Model& back, const Model& q, const std::set<std::string>& requantized) {
+    ReadBackCheck c;
+    auto check = [&](const std::string& name, const auto& a, const auto& b) {
+        ++c.checked;
+        const bool same = a.rows() == b.rows() && a.cols() == b.cols() && (a.array() == b.array()).all();
+        if (same) ++c.identical;
+        else if (!requantized.count(name)) c.mismatched.append(QString::fromStdString(name));
+    };
+    check(kEmbedTokensName, back.embedOverride ? *back.embedOverride : back.embedTokens.matrix(),
+          q.embedOverride ? *q.embedOverride : q.embedTokens.matrix());
+    check(kLmHeadName, back.lmHead.matrix(), q.lmHeadOverride ? *q.lmHeadOverride : q.lmHead.matrix());
+    for (size_t bi = 0; bi < q.blocks.size(); ++bi) {
+        check(q.blocks[bi].prefix + ".input_layernorm", back.blocks[bi].attnNorm.weightVector(), q.blocks[bi].attnNorm.weightVector());
+        check(q.blocks[bi].prefix + ".post_attention_layernorm", back.blocks[bi].mlpNorm.weightVector(), q.blocks[bi].mlpNorm.weightVector());
+        for (size_t k = 0; k < q.blocks[bi].linears.size(); ++k) {
+            const Linear& a = back.blocks[bi].linears[k];
+            const Linear& b = q.blocks[bi].linears[k];
+            check(b.name, a.weightMatrix(), b.weightMatrix());
+            if (b.bias || b.biasOverride) check(b.name + ".bias", a.biasVector(), b.biasVector());
+        }
+    }
+    check("model.norm", back.finalNorm.weightVector(), q.finalNorm.weightVector());
+    return c;
+}
+
+namespace {
+
+/// The written file loaded back (`back`) against the evaluated weights; an error
+/// when a tensor that was not re-quantized differs.
+VerifiedExport readBackAndCompare(std::shared_ptr<Model> back, const Model& q, const std::set<std::string>& requantized,
+                                  const QString& out) {
+    VerifiedExport v;
+    v.readBack = std::move(back);
+    v.check = compareReadBack(*v.readBack, q, requantized);
+    if (!v.check.mismatched.isEmpty())
+        throw Error(QStringLiteral("%1: read back, these tensors differ from the evaluated weights: %2 (please report this)")
+                        .arg(out, QString::fromUtf8(QJsonDocument(v.check.mismatched).toJson(QJsonDocument::Compact))));
+    return v;
+}
+
+std::string fmt(const char* f, auto... a) {
+    char buf[512];
+    std::snprintf(buf, sizeof buf, f, a...);
+    return buf;
+}
+
+VerifiedExport exportGptq(const Model& q, const std::vector<LayerResult>& layers, const Tokenizer& tok,
+                          const VerifiedExportRequest& req, const JobContext& ctx) {
+    if (req.requantizeTo) throw Error(QStringLiteral("re-quantizing to a GGUF type applies to GGUF export, not GPTQ"));
+    GptqPackedOptions o;
+    o.allowRequantize = req.allowRequantize;
+    o.recipe = req.recipe;
+    o.ctx = ctx.sub(0.0, 0.7);
+    std::map<QString, QByteArray> raw;
+    if (tok.sourceFiles.isEmpty() && !req.inMemoryTokenizer.isEmpty()) raw[QStringLiteral("tokenizer.bin")] = req.inMemoryTokenizer;
+    const GptqPackedResult r = exportGptqPacked(q, layers, req.out, tok.sourceFiles, raw, o);
+    ctx.report(0.7, "reading the checkpoint back");
+    std::set<std::string> requant;
+    for (const auto& x : r.layers)
+        if (x.requantized) requant.insert(x.name);
+    VerifiedExport v = readBackAndCompare(loadModel(req.out), q, requant, req.out);
+    v.json = r.toJson();
+    v.summary = QString::fromStdString(fmt("exported %s: GPTQ-packed %d bits, group %d, %s%s; %lld tensors read back and compared (%lld identical)",
+                                           req.out.toStdString().c_str(), r.bits, r.groupSize, r.sym ? "sym" : "asym",
+                                           r.descAct ? ", desc_act" : "", (long long)v.check.checked, (long long)v.check.identical));
+    for (const auto& x : r.layers)
+        if (x.requantized) v.details.push_back(fmt("re-quantized %-40s %-14s relative error %.6g", x.name.c_str(), x.format.c_str(), x.relError));
+    return v;
+}
+
+VerifiedExport exportGgufChecked(const Model& q, const std::vector<LayerResult>& layers, const Tokenizer& tok,
+                                 const VerifiedExportRequest& req, const JobContext& ctx) {
+    TokenizerSource src;
+    if (!tok.sourceFiles.isEmpty()) {
+        src = tokenizerSourceFromFiles(tok.sourceFiles);
+    } else if (!req.inMemoryTokenizer.isEmpty()) {
+        src.kind = TokenizerSource::Kind::Llama2c;
+        src.data = req.inMemoryTokenizer;
+        src.label = QStringLiteral("the demo's tokenizer");
+    }
+    GgufExportOptions o;
+    o.allowRequantize = req.allowRequantize;
+    if (req.requantizeTo && !o.allowRequantize) throw Error(QStringLiteral("re-quantizing to a GGUF type needs allow-requantize"));
+    if (req.requantizeTo && !req.requantizeTo->isGguf())
+        throw Error(QStringLiteral("re-quantize target: expected gguf_q8_0, gguf_q4_0 or gguf_q4_1, found '%1'")
+                        .arg(QString::fromStdString(req.requantizeTo->name())));
+    o.requantizeTo = req.requantizeTo;
+    o.recipe = req.recipe;
+    o.ctx = ctx.sub(0.0, 0.7);
+    const GgufExportResult r = exportGguf(q, layers, tok, src, req.out, o);
+    ctx.report(0.7, "reading the file back");
+    std::set<std::string> requant;
+    for (const GgufTensorReport& t : r.tensors)
+        if (t.requantized) requant.insert(t.source);
+    VerifiedExport v = readBackAndCompare(loadGgufModel(req.out), q, requant, req.out);
+    v.json = r.toJson();
+    v.summary = QString::fromStdString(fmt("exported %s: %lld bytes, %s, %lld tensors read back and compared (%lld identical to the evaluated weights)",
+                                           req.out.toStdString().c_str(), (long long)r.fileBytes, r.fileType.c_str(),
+                                           (long long)v.check.checked, (long long)v.check.identical));
+    for (const GgufTensorReport& t : r.tensors)
+        if (t.requantized)
+            v.details.push_back(fmt("re-quantized %-28s %-10s -> %-5s relative error %.6g", t.name.c_str(), t.format.c_str(), t.type.c_str(), t.relError));
+    for (const std::string& w : r.warnings) v.details.push_back("warning: " + w);
+    return v;
+}
+
+}  // namespace
+
+VerifiedExport exportVerified(const Model& quantized, const std::vector<LayerResult>& layers, const Tokenizer& tokenizer,
+                              const VerifiedExportRequest& req, const JobContext& ctx) {
+    if (req.out.isEmpty()) throw Error(QStringLiteral("the output path is empty"));
+    VerifiedExport v;
+    if (req.format == QLatin1String("gptq")) v = exportGptq(quantized, layers, tokenizer, req, ctx);
+    else if (req.format == QLatin1String("gguf")) v = exportGgufChecked(quantized, layers, tokenizer, req, ctx);
+    else throw Error(QStringLiteral("export format: expected gguf or gptq, found '%1'").arg(req.format));
+    v.json.insert(QStringLiteral("tensors_checked"), qint64(v.check.checked));
+    v.json.insert(QStringLiteral("tensors_identical"), qint64(v.check.identical));
+    ctx.report(1.0, "exported");
+    return v;
+}
+
+}  // namespace qs

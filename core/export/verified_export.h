@@ -1,0 +1,63 @@
+#pragma once
+// Export with proof: write a run's quantized model as GGUF or as a GPTQ-packed
+// checkpoint, read the written file back with QuantScope's own loader and compare
+// every tensor with the weights the run evaluated. What the CLI's `export` /
+// `--export-gguf` and the GUI's "Export model…" both do, so the exported file is
+// the model whose perplexity QuantScope showed (or the difference is reported).
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <QByteArray>
+#include <QJsonArray>
+#include <QJsonObject>
+#include <QString>
+
+#include "jobs/job.h"
+#include "model/model.h"
+#include "model/tokenizer.h"
+#include "quant/formats.h"
+#include "quant/pipeline.h"
+
+namespace qs {
+
+struct VerifiedExportRequest {
+    QString format;              // "gguf" or "gptq"
+    QString out;                 // the .gguf file, or the checkpoint's directory
+    bool allowRequantize = false;
+    std::optional<QuantFormat> requantizeTo;  // GGUF only: gguf_q8_0 / q4_0 / q4_1
+    QJsonObject recipe;          // embedded in the file (quantscope.recipe / quantscope_run.json)
+    /// The llama2.c tokenizer.bin image for a tokenizer read from no file (the
+    /// demo's); ignored when the tokenizer has source files.
+    QByteArray inMemoryTokenizer;
+};
+
+/// Every tensor of `back` (a written file read back) against the weights `q`
+/// evaluated: how many were compared, how many are identical, and the names of the
+/// differing ones that are not in `requantized`.
+struct ReadBackCheck {
+    int64_t checked = 0, identical = 0;
+    QJsonArray mismatched;
+};
+ReadBackCheck compareReadBack(const Model& back, const Model& q, const std::set<std::string>& requantized);
+
+struct VerifiedExport {
+    QJsonObject json;                      // the writer's report + tensors_checked, tensors_identical
+    std::shared_ptr<Model> readBack;       // the written file, loaded back
+    ReadBackCheck check;
+    QString summary;                       // one line: what was written and how it compared
+    std::vector<std::string> details;      // re-quantized tensors with their added error, warnings
+};
+
+/// Writes `quantized` (a QuantizeResult's model and layers) in `req.format`, loads
+/// it back and compares it tensor by tensor. Throws qs::Error with the writer's
+/// message (a layer without an exact target type, an unsupported architecture,
+/// ...) or when a tensor that was not re-quantized reads back different; the
+/// writers leave no partial file behind. Progress and cancel through `ctx`.
+VerifiedExport exportVerified(const Model& quantized, const std::vector<LayerResult>& layers, const Tokenizer& tokenizer,
+                              const VerifiedExportRequest& req, const JobContext& ctx = {});
+
+}  // namespace qs

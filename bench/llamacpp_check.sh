@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Does llama.cpp load and run what QuantScope exports, and to the same perplexity?
 # stories260K (the llama2.c .bin, and the HF copy with tok512.bin) quantized with
-# `quantize --export-gguf` (F32, RTN Q8_0, RTN Q4_1, GPTQ Q4_0), each .gguf then
+# `quantize --export-gguf` (F32, RTN Q8_0, RTN Q4_1, GPTQ Q4_0, GPTQ MXFP4), each .gguf then
 # loaded by llama.cpp itself (libllama built from its sources) and evaluated by
 # bench/llamacpp/llama_window_ppl.cpp on the same token ids and windows as
 # QuantScope's eval (held-out TinyStories, windows of 256, CR removed as
@@ -39,25 +39,30 @@ HF="$SHARED/models/stories260K-hf"
 TOK="$SHARED/models/stories260K/tok512.bin"
 rows=()
 n=0
-run() {  # label model-args... -- method format
+run() {  # label model-args... -- what quantize-args...
   local label="$1"; shift
   local args=()
   while [ "$1" != -- ]; do args+=("$1"); shift; done
   shift
-  echo "[$((n + 1))] $label: $1 $2" >&2
+  local what="$1"; shift
+  echo "[$((n + 1))] $label: $what" >&2
   "$CLI" quantize "${args[@]}" --calib "$TMP/calib.txt" --nsamples 32 --seqlen 256 --seed 0 --no-db --device cpu \
-    --method "$1" --wformat "$2" --export-gguf "$TMP/m$n.gguf" \
+    "$@" --export-gguf "$TMP/m$n.gguf" \
     --eval "$TMP/text.txt" --eval-seqlen 256 --max-windows "$MAXW" --json > "$TMP/run$n.json" 2>/dev/null
   "$LLB/llama_window_ppl" "$TMP/m$n.gguf" "$TMP/ids.txt" "$TMP/text.txt" 256 "$MAXW" > "$TMP/llama$n.json" 2>"$TMP/llama$n.err"
   echo "$label" > "$TMP/label$n"
-  if [ "$1" = none ]; then echo "none (float)" > "$TMP/method$n"; else echo "$1 $2" > "$TMP/method$n"; fi
+  echo "$what" > "$TMP/method$n"
   n=$((n + 1))
 }
-run "stories260K.bin" --model "$MODEL" -- none fp16
-run "stories260K.bin" --model "$MODEL" -- rtn gguf_q8_0
-run "stories260K.bin" --model "$MODEL" -- rtn gguf_q4_1
-run "stories260K.bin" --model "$MODEL" -- gptq gguf_q4_0
-run "stories260K-hf + tok512.bin" --model "$HF" --tokenizer "$TOK" -- gptq gguf_q4_0
+# MXFP4: down_proj (172 inputs) stays fp16, as GGUF has no partial MXFP4 block
+echo '{"quantscope_recipe": 1, "defaults": {"method": "gptq", "wformat": "mxfp4"}, "layers": [{"match": "*down_proj", "wformat": "fp16"}]}' \
+  > "$TMP/mxfp4.json"
+run "stories260K.bin" --model "$MODEL" -- "none (float)" --method none
+run "stories260K.bin" --model "$MODEL" -- "rtn gguf_q8_0" --method rtn --wformat gguf_q8_0
+run "stories260K.bin" --model "$MODEL" -- "rtn gguf_q4_1" --method rtn --wformat gguf_q4_1
+run "stories260K.bin" --model "$MODEL" -- "gptq gguf_q4_0" --method gptq --wformat gguf_q4_0
+run "stories260K.bin" --model "$MODEL" -- "gptq mxfp4 (down_proj fp16)" --recipe "$TMP/mxfp4.json"
+run "stories260K-hf + tok512.bin" --model "$HF" --tokenizer "$TOK" -- "gptq gguf_q4_0" --method gptq --wformat gguf_q4_0
 python3 - "$TMP" bench/results/llamacpp_check.json "$n" "$LLAMA_COMMIT" "$MAXW" <<'PY'
 import json, sys
 tmp, out, n, commit, maxw = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5])

@@ -1069,6 +1069,13 @@ void TestViews::exportModelFromTheWindow() {
     QCOMPARE(errors.size(), 1);
     QCOMPARE(errors.last().at(0).toString(), QStringLiteral("The export failed"));
     QCOMPARE(w.jobModel()->rowCount(), 2);
+
+    // the exported file opens in the window like any checkpoint, with its embedded tokenizer
+    w.openModel(file);
+    QVERIFY(loaded.wait(120000));
+    QCOMPARE(loaded.last().at(0).toBool(), true);
+    QVERIFY(!w.loaded()->demo && w.loaded()->tokenizer);
+    QCOMPARE(w.tableModel()->rowCount(), 42);
 }
 
 QTEST_MAIN(TestViews)

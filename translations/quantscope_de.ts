@@ -102,10 +102,6 @@
         <translation>Modell&amp;datei öffnen…</translation>
     </message>
     <message>
-        <source>Open a .safetensors file (config.json beside it) or a llama2.c .bin</source>
-        <translation>Eine .safetensors-Datei (mit config.json daneben) oder eine llama2.c-.bin öffnen</translation>
-    </message>
-    <message>
         <source>Open model &amp;directory…</source>
         <translation>Modell&amp;verzeichnis öffnen…</translation>
     </message>
@@ -374,10 +370,6 @@ Eine Werkbank für die Post-Training-Quantisierung von LLMs.</translation>
     <message>
         <source>Open a model file</source>
         <translation>Eine Modelldatei öffnen</translation>
-    </message>
-    <message>
-        <source>Checkpoints (*.safetensors *.bin);;All files (*)</source>
-        <translation>Checkpoints (*.safetensors *.bin);;Alle Dateien (*)</translation>
     </message>
     <message>
         <source>Busy</source>
@@ -840,6 +832,14 @@ der Lauf ist beendet (seine Ergebnisse sind protokolliert), aber das Modell wurd
         <source>Export model…</source>
         <comment>toolbar</comment>
         <translation>Modell exportieren…</translation>
+    </message>
+    <message>
+        <source>Open a .safetensors file (config.json beside it), a llama2.c .bin or a GGUF file</source>
+        <translation>Eine .safetensors-Datei (mit config.json daneben), eine llama2.c-.bin oder eine GGUF-Datei öffnen</translation>
+    </message>
+    <message>
+        <source>Checkpoints (*.safetensors *.bin *.gguf);;All files (*)</source>
+        <translation>Checkpoints (*.safetensors *.bin *.gguf);;Alle Dateien (*)</translation>
     </message>
 </context>
 <context>

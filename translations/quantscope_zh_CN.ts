@@ -102,10 +102,6 @@
         <translation>打开模型文件(&amp;O)…</translation>
     </message>
     <message>
-        <source>Open a .safetensors file (config.json beside it) or a llama2.c .bin</source>
-        <translation>打开 .safetensors 文件（旁边需有 config.json）或 llama2.c 的 .bin 文件</translation>
-    </message>
-    <message>
         <source>Open model &amp;directory…</source>
         <translation>打开模型目录(&amp;D)…</translation>
     </message>
@@ -374,10 +370,6 @@ A workbench for post-training quantization of LLMs.</source>
     <message>
         <source>Open a model file</source>
         <translation>打开模型文件</translation>
-    </message>
-    <message>
-        <source>Checkpoints (*.safetensors *.bin);;All files (*)</source>
-        <translation>检查点 (*.safetensors *.bin);;所有文件 (*)</translation>
     </message>
     <message>
         <source>Busy</source>
@@ -840,6 +832,14 @@ the run finished (its results are logged) but the model was not written:
         <source>Export model…</source>
         <comment>toolbar</comment>
         <translation>导出模型…</translation>
+    </message>
+    <message>
+        <source>Open a .safetensors file (config.json beside it), a llama2.c .bin or a GGUF file</source>
+        <translation>打开 .safetensors 文件（旁边有 config.json）、llama2.c .bin 或 GGUF 文件</translation>
+    </message>
+    <message>
+        <source>Checkpoints (*.safetensors *.bin *.gguf);;All files (*)</source>
+        <translation>检查点 (*.safetensors *.bin *.gguf);;所有文件 (*)</translation>
     </message>
 </context>
 <context>

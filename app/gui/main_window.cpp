@@ -124,7 +124,7 @@ void MainWindow::buildUi() {
     // --- actions and menus
     openAct_ = new QAction(tr("&Open model file…"), this);
     openAct_->setShortcut(QKeySequence::Open);
-    openAct_->setToolTip(tr("Open a .safetensors file (config.json beside it) or a llama2.c .bin"));
+    openAct_->setToolTip(tr("Open a .safetensors file (config.json beside it), a llama2.c .bin or a GGUF file"));
     openDirAct_ = new QAction(tr("Open model &directory…"), this);
     openDirAct_->setToolTip(tr("Open a Hugging Face model directory (config.json + model.safetensors)"));
     demoAct_ = new QAction(tr("Open &demo model"), this);
@@ -526,7 +526,7 @@ void MainWindow::chooseAndOpenModel(bool directory) {
         p = QFileDialog::getExistingDirectory(this, tr("Open a Hugging Face model directory"), lastDir_);
     else
         p = QFileDialog::getOpenFileName(this, tr("Open a model file"), lastDir_,
-                                         tr("Checkpoints (*.safetensors *.bin);;All files (*)"));
+                                         tr("Checkpoints (*.safetensors *.bin *.gguf);;All files (*)"));
     if (p.isEmpty()) return;
     lastDir_ = directory ? QFileInfo(p).absoluteFilePath() : QFileInfo(p).absolutePath();
     openModel(p);

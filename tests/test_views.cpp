@@ -135,6 +135,7 @@ private Q_SLOTS:
     void averageBitsAndSize();
     void recipeRoundTrip();
     void importedRecipeWithMethodsAndUndo();
+    void mgptqRowsShowTheirTargetAndBecomeGptqWhenSet();
     void sensitivityColumnsFromReport();
     void delegateEditsThroughTheView();
     void proxySortsNumericallyAndFilters();
@@ -327,6 +328,39 @@ void TestViews::recipeRoundTrip() {
     const PlanFn pf = back.planFn();
     int r = 0;
     for (const Linear* l : m.linears()) QCOMPARE(pf(*l).weight, t.format(r++));
+}
+
+void TestViews::mgptqRowsShowTheirTargetAndBecomeGptqWhenSet() {
+    // an MG-PTQ layer (widths per column group): the format column names its target,
+    // the bits column the level it reaches; giving it one format makes it GPTQ on
+    // that format (its AWQ step kept), one undo step back to MG-PTQ
+    const Model& m = *demo().model;
+    LayerTableModel t;
+    t.setModel(m);
+    const Recipe r = Recipe::parse(QJsonDocument(QJsonObject{
+        {QStringLiteral("quantscope_recipe"), 1},
+        {QStringLiteral("defaults"), QJsonObject{{QStringLiteral("method"), QStringLiteral("gptq")}, {QStringLiteral("wformat"), QStringLiteral("int4-g128")}}},
+        {QStringLiteral("layers"), QJsonArray{QJsonObject{{QStringLiteral("match"), QStringLiteral("*.mlp.up_proj")},
+                                                          {QStringLiteral("method"), QStringLiteral("awq+mgptq")},
+                                                          {QStringLiteral("wformat"), QStringLiteral("int2-g64")},
+                                                          {QStringLiteral("mgptq_bits"), 2.6}}}},
+    }).toJson(), QStringLiteral("mgptq recipe"));
+    t.applyRecipe(r, QStringLiteral("import"));
+    const int up = t.rowOf("model.layers.1.mlp.up_proj");
+    QCOMPARE(t.index(up, LayerTableModel::ColMethod).data().toString(), QStringLiteral("awq+mgptq"));
+    const QString shown = t.index(up, LayerTableModel::ColFormat).data().toString();
+    QVERIFY2(shown.startsWith(QStringLiteral("mgptq <= 2.6 b")) && shown.endsWith(QStringLiteral("g64")), qPrintable(shown));
+    const double mixedBits = t.bitsPerWeight(up);
+    QVERIFY2(mixedBits > 2.0 && mixedBits <= 2.6, qPrintable(QString::number(mixedBits)));
+    // the delegate's edit: 4 bits, group kept
+    QVERIFY(t.setData(t.index(up, LayerTableModel::ColFormat), 4));
+    QCOMPARE(t.index(up, LayerTableModel::ColMethod).data().toString(), QStringLiteral("awq+gptq"));
+    QCOMPARE(t.format(up), fmt("int4-g64"));
+    QCOMPARE(t.bitsPerWeight(up), fmt("int4-g64").bitsPerWeight(t.row(up).inFeatures));
+    QCOMPARE(t.toRecipe().planFor("model.layers.1.mlp.up_proj").mgptq.targetBits, 0.0);
+    t.undoStack()->undo();
+    QCOMPARE(t.index(up, LayerTableModel::ColMethod).data().toString(), QStringLiteral("awq+mgptq"));
+    QCOMPARE(t.bitsPerWeight(up), mixedBits);
 }
 
 void TestViews::importedRecipeWithMethodsAndUndo() {

@@ -33,6 +33,16 @@ bool isFloat(const LayerPlan& p) { return p.method == QuantMethod::None || p.wei
 
 QString formatText(const LayerPlan& p) {
     if (p.method == QuantMethod::None) return QStringLiteral("float (method none)");
+    if (p.method == QuantMethod::Mgptq) {
+        // the widths vary per column group: the target and the grid they share
+        QStringList w;
+        for (int c : p.mgptq.choices) w << QString::number(c);
+        return QStringLiteral("mgptq <= %1 b, %2%3 g%4")
+            .arg(p.mgptq.targetBits, 0, 'g', 4)
+            .arg(w.join(QLatin1Char('/')))
+            .arg(p.weight.symmetric ? QStringLiteral("-sym") : QString())
+            .arg(p.weight.groupSize);
+    }
     return QString::fromStdString(p.weight.name());
 }
 
@@ -355,6 +365,12 @@ bool LayerTableModel::setFormatsPerRow(const std::vector<std::pair<int, QuantFor
             // a float row gets the recipe's rounding (rtn when that is none too)
             p.method = base_.defaults().method == QuantMethod::None ? QuantMethod::Rtn : base_.defaults().method;
             if (p.method == QuantMethod::Gptq) p.gptq = base_.defaults().gptq;
+        }
+        // An MG-PTQ row given one format is no longer mixed: GPTQ (its rounding) on that format,
+        // with its transforms kept.
+        if (p.method == QuantMethod::Mgptq) {
+            p.method = QuantMethod::Gptq;
+            p.mgptq = MgptqOptions{};
         }
         p.weight = f;
         if (Recipe::planJson(p) == Recipe::planJson(row(r).plan)) continue;

@@ -16,21 +16,8 @@ cd "$(dirname "$0")/.."
 BUILD="${1:-build}"
 MAXW="${2:-40}"
 source bench/stories_split.sh
-LLB="$BUILD/llamacpp-check"
-if [ -z "${LLAMA_CPP_DIR:-}" ]; then
-  SRC="$BUILD/llamacpp-src"
-  if [ ! -f "$SRC/include/llama.h" ]; then
-    mkdir -p "$BUILD/llamacpp-dl"
-    python3 -m pip download --no-deps --no-binary :all: -d "$BUILD/llamacpp-dl" llama-cpp-python >&2
-    tar xzf "$(ls "$BUILD"/llamacpp-dl/llama_cpp_python-*.tar.gz | head -1)" -C "$BUILD/llamacpp-dl"
-    rm -rf "$SRC"
-    mv "$(ls -d "$BUILD"/llamacpp-dl/llama_cpp_python-*/vendor/llama.cpp | head -1)" "$SRC"
-  fi
-  LLAMA_CPP_DIR="$(cd "$SRC" && pwd)"
-fi
-cmake -S bench/llamacpp -B "$LLB" -DCMAKE_BUILD_TYPE=Release -DLLAMA_CPP_DIR="$LLAMA_CPP_DIR" >&2
-cmake --build "$LLB" -j"$(nproc)" --target llama_window_ppl >&2
-LLAMA_COMMIT="$(git -C "$LLAMA_CPP_DIR" rev-parse HEAD 2>/dev/null || grep -o '"version": *"[^"]*"' "$LLAMA_CPP_DIR/../../pyproject.toml" 2>/dev/null || echo unknown)"
+LLAMA_TARGETS="llama_window_ppl"
+source bench/llamacpp_build.sh
 
 tr -d '\r' < "$TMP/heldout.txt" > "$TMP/text.txt"
 "$CLI" tokenize --model "$MODEL" --data "$TMP/text.txt" --json 2>/dev/null |

@@ -141,113 +141,8 @@ float int_q(float x, float scale, float zero, float maxq) {
     return q;
 }
 
-__kernel void fake_quantize(__global const float* W, __global float* out, const int rows, const int cols,
-                            const int groupLen, const int kind, const int bits, const int sym, const int rowOffset,
-                            __local float* lmin, __local float* lmax, __local int* lbad) {
-    const int lid = (int)get_local_id(0);
-    const int L = (int)get_local_size(0);
-    const int gi = (int)get_group_id(0);
-    const int r = (int)get_group_id(1) + rowOffset;
-    if (r >= rows) return;  // uniform per work-group
-    const int c0 = gi * groupLen;
-    const int n = min(groupLen, cols - c0);
-    __global const float* x = W + (size_t)r * (size_t)cols + (size_t)c0;
-    __global float* y = out + (size_t)r * (size_t)cols + (size_t)c0;
-
-    // min(min x, 0), max(max x, 0), any non-finite
-    float mn = 0.0f, mx = 0.0f;
-    int bad = 0;
-    for (int i = lid; i < n; i += L) {
-        const float v = x[i];
-        if (!isfinite(v)) bad = 1;
-        else {
-            mn = (v < mn) ? v : mn;
-            mx = (mx < v) ? v : mx;
-        }
-    }
-    lmin[lid] = mn;
-    lmax[lid] = mx;
-    lbad[lid] = bad;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int h = L >> 1; h > 0; h >>= 1) {
-        if (lid < h) {
-            const float a = lmin[lid + h], b = lmax[lid + h];
-            lmin[lid] = (a < lmin[lid]) ? a : lmin[lid];
-            lmax[lid] = (lmax[lid] < b) ? b : lmax[lid];
-            lbad[lid] |= lbad[lid + h];
-        }
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    mn = lmin[0];
-    mx = lmax[0];
-    bad = lbad[0];
-
-    if (kind == QS_KIND_INT) {
-        // formats.cpp intParams()
-        const float maxq = (float)((1 << bits) - 1);
-        float scale, zero;
-        if (bad) {
-            scale = NAN;
-            zero = 0.0f;
-        } else {
-            float xmin = mn, xmax = mx;
-            if (sym) {
-                const float axmin = fabs(xmin);
-                xmax = (axmin < xmax) ? xmax : axmin;  // std::max(|xmin|, xmax)
-                if (xmin < 0.0f) xmin = -xmax;
-            }
-            if (xmin == 0.0f && xmax == 0.0f) {
-                xmin = -1.0f;
-                xmax = 1.0f;
-            }
-            scale = QS_DIV(xmax - xmin, maxq);
-            zero = sym ? QS_DIV(maxq + 1.0f, 2.0f) : rint(QS_DIV(-xmin, scale));
-        }
-        for (int i = lid; i < n; i += L) y[i] = scale * (int_q(x[i], scale, zero, maxq) - zero);
-        return;
-    }
-
-    // MX: formats.cpp blockScaleByte() + mxFake()
-    const ElemSpec s = spec_of(kind);
-    if (bad) {
-        for (int i = lid; i < n; i += L) y[i] = NAN;
-        return;
-    }
-    const float nmn = -mn;
-    const float amax = (mx < nmn) ? nmn : mx;  // max |x| (mn <= 0 <= mx)
-    int e = -127;
-    if (amax != 0.0f) {
-        e = ilogb(amax) - s.emax;
-        e = e < -127 ? -127 : (e > 127 ? 127 : e);
-    }
-    for (int i = lid; i < n; i += L) {
-        const uint c = encode_elem(s, kind, ldexp(x[i], -e));  // x / 2^e, exact as the CPU's division
-        y[i] = ldexp(decode_elem(s, kind, c), e);               // tab[c] * 2^e
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Exact storage: pack / unpack (formats.cpp pack() / unpack()), bit-exact.
-//
-// PackedMatrix layout (formats.h): per row ceil(cols * bits / 8) bytes, codes of
-// `bits` bits packed densely little end first (element c occupies bits
-// [c*bits, (c+1)*bits) of its row, bit k of the code at row bit c*bits + k); per
-// (row, group): Int: fp32 scale + uint8 zero, MX: an E8M0 byte.
-//
-// pack runs in two kernels:
-//  * quant_params: one work-group per (row, group), the same reduction and the
-//    same parameter arithmetic as fake_quantize: Int -> scale and zero as floats
-//    (the host converts zero to its byte with formats.cpp's own cast), MX -> the
-//    E8M0 byte (0xFF = NaN block, as blockScaleByte);
-//  * pack_codes: one work-item per output byte (row, b); it re-derives the codes
-//    of the (at most 8/bits + 2) elements overlapping bits [8b, 8b+8) of the row
-//    from the parameters, so no two work-items write one byte. A NaN group/block
-//    stores codes 0 (as the CPU skips it). intQ() is NaN only when the group's
-//    scale underflowed to 0 (denormal-only groups); the code is then 0, as
-//    formats.cpp pack() stores it.
-// unpack_codes: one work-item per element.
-
-// The group reduction of fake_quantize: min(min x, 0), max(max x, 0), any non-finite.
+// The reduction over one group (all work-items of the work-group): min(min x, 0),
+// max(max x, 0), any non-finite.
 void group_minmax(__global const float* x, const int n, const int lid, const int L, __local float* lmin,
                   __local float* lmax, __local int* lbad, float* mnOut, float* mxOut, int* badOut) {
     float mn = 0.0f, mx = 0.0f;
@@ -278,6 +173,102 @@ void group_minmax(__global const float* x, const int n, const int lid, const int
     *badOut = lbad[0];
 }
 
+// formats.cpp intParams(): scale and zero of a group from its reduction (NaN scale
+// for a group with a non-finite value).
+void int_params(const float mn, const float mx, const int bad, const int bits, const int sym, float* scaleOut,
+                float* zeroOut) {
+    const float maxq = (float)((1 << bits) - 1);
+    float scale, zero;
+    if (bad) {
+        scale = NAN;
+        zero = 0.0f;
+    } else {
+        float xmin = mn, xmax = mx;
+        if (sym) {
+            const float axmin = fabs(xmin);
+            xmax = (axmin < xmax) ? xmax : axmin;  // std::max(|xmin|, xmax)
+            if (xmin < 0.0f) xmin = -xmax;
+        }
+        if (xmin == 0.0f && xmax == 0.0f) {
+            xmin = -1.0f;
+            xmax = 1.0f;
+        }
+        scale = QS_DIV(xmax - xmin, maxq);
+        zero = sym ? QS_DIV(maxq + 1.0f, 2.0f) : rint(QS_DIV(-xmin, scale));
+    }
+    *scaleOut = scale;
+    *zeroOut = zero;
+}
+
+// formats.cpp blockScaleByte(): the block's power-of-two exponent e (scale 2^e,
+// -127 for an all-zero block) from its reduction (mn <= 0 <= mx, all finite).
+int mx_exponent(const float mn, const float mx, const int emax) {
+    const float nmn = -mn;
+    const float amax = (mx < nmn) ? nmn : mx;  // max |x|
+    if (amax == 0.0f) return -127;
+    const int e = ilogb(amax) - emax;
+    return e < -127 ? -127 : (e > 127 ? 127 : e);
+}
+
+__kernel void fake_quantize(__global const float* W, __global float* out, const int rows, const int cols,
+                            const int groupLen, const int kind, const int bits, const int sym, const int rowOffset,
+                            __local float* lmin, __local float* lmax, __local int* lbad) {
+    const int lid = (int)get_local_id(0);
+    const int L = (int)get_local_size(0);
+    const int gi = (int)get_group_id(0);
+    const int r = (int)get_group_id(1) + rowOffset;
+    if (r >= rows) return;  // uniform per work-group
+    const int c0 = gi * groupLen;
+    const int n = min(groupLen, cols - c0);
+    __global const float* x = W + (size_t)r * (size_t)cols + (size_t)c0;
+    __global float* y = out + (size_t)r * (size_t)cols + (size_t)c0;
+
+    float mn, mx;
+    int bad;
+    group_minmax(x, n, lid, L, lmin, lmax, lbad, &mn, &mx, &bad);
+
+    if (kind == QS_KIND_INT) {
+        const float maxq = (float)((1 << bits) - 1);
+        float scale, zero;
+        int_params(mn, mx, bad, bits, sym, &scale, &zero);
+        for (int i = lid; i < n; i += L) y[i] = scale * (int_q(x[i], scale, zero, maxq) - zero);
+        return;
+    }
+
+    // MX: formats.cpp blockScaleByte() + mxFake()
+    const ElemSpec s = spec_of(kind);
+    if (bad) {
+        for (int i = lid; i < n; i += L) y[i] = NAN;
+        return;
+    }
+    const int e = mx_exponent(mn, mx, s.emax);
+    for (int i = lid; i < n; i += L) {
+        const uint c = encode_elem(s, kind, ldexp(x[i], -e));  // x / 2^e, exact as the CPU's division
+        y[i] = ldexp(decode_elem(s, kind, c), e);               // tab[c] * 2^e
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Exact storage: pack / unpack (formats.cpp pack() / unpack()), bit-exact.
+//
+// PackedMatrix layout (formats.h): per row ceil(cols * bits / 8) bytes, codes of
+// `bits` bits packed densely little end first (element c occupies bits
+// [c*bits, (c+1)*bits) of its row, bit k of the code at row bit c*bits + k); per
+// (row, group): Int: fp32 scale + uint8 zero, MX: an E8M0 byte.
+//
+// pack runs in two kernels:
+//  * quant_params: one work-group per (row, group), the same reduction and the
+//    same parameter arithmetic as fake_quantize: Int -> scale and zero as floats
+//    (the host converts zero to its byte with formats.cpp's own cast), MX -> the
+//    E8M0 byte (0xFF = NaN block, as blockScaleByte);
+//  * pack_codes: one work-item per output byte (row, b); it re-derives the codes
+//    of the (at most 8/bits + 2) elements overlapping bits [8b, 8b+8) of the row
+//    from the parameters, so no two work-items write one byte. A NaN group/block
+//    stores codes 0 (as the CPU skips it). intQ() is NaN only when the group's
+//    scale underflowed to 0 (denormal-only groups); the code is then 0, as
+//    formats.cpp pack() stores it.
+// unpack_codes: one work-item per element.
+
 // Params of every (row, group): scale/zero [rows * groups] (Int) or sbyte (MX).
 __kernel void quant_params(__global const float* W, const int rows, const int cols, const int groupLen,
                            const int groups, const int kind, const int bits, const int sym, const int rowOffset,
@@ -296,47 +287,15 @@ __kernel void quant_params(__global const float* W, const int rows, const int co
     if (lid != 0) return;
     const size_t o = (size_t)r * (size_t)groups + (size_t)gi;
     if (kind == QS_KIND_INT) {
-        // formats.cpp intParams(), as fake_quantize
-        const float maxq = (float)((1 << bits) - 1);
         float scale, zero;
-        if (bad) {
-            scale = NAN;
-            zero = 0.0f;
-        } else {
-            float xmin = mn, xmax = mx;
-            if (sym) {
-                const float axmin = fabs(xmin);
-                xmax = (axmin < xmax) ? xmax : axmin;
-                if (xmin < 0.0f) xmin = -xmax;
-            }
-            if (xmin == 0.0f && xmax == 0.0f) {
-                xmin = -1.0f;
-                xmax = 1.0f;
-            }
-            scale = QS_DIV(xmax - xmin, maxq);
-            zero = sym ? QS_DIV(maxq + 1.0f, 2.0f) : rint(QS_DIV(-xmin, scale));
-        }
+        int_params(mn, mx, bad, bits, sym, &scale, &zero);
         scaleOut[o] = scale;
         zeroOut[o] = zero;
         return;
     }
     // formats.cpp blockScaleByte()
     const ElemSpec s = spec_of(kind);
-    uint b;
-    if (bad) {
-        b = 0xFFu;
-    } else {
-        const float nmn = -mn;
-        const float amax = (mx < nmn) ? nmn : mx;
-        if (amax == 0.0f) {
-            b = 0u;
-        } else {
-            int e = ilogb(amax) - s.emax;
-            e = e < -127 ? -127 : (e > 127 ? 127 : e);
-            b = (uint)(e + 127);
-        }
-    }
-    sbyteOut[o] = (uchar)b;
+    sbyteOut[o] = bad ? (uchar)0xFFu : (uchar)(mx_exponent(mn, mx, s.emax) + 127);
 }
 
 // The code of element c of row r (given the row's data x and its group params).

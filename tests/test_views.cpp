@@ -31,6 +31,7 @@
 #include "export/gguf.h"
 #include "export_dialog.h"
 #include "bits_delegate.h"
+#include "chart_util.h"
 #include "layer_proxy_model.h"
 #include "layer_table_model.h"
 #include "main_window.h"
@@ -584,6 +585,21 @@ void TestViews::chartShowsSensitivityAndBits() {
     QVERIFY(chart.bitsLine().at(1) > 4.1);
     const QImage img = chart.grab().toImage();
     QCOMPARE(img.size(), QSize(1200, 350));
+    // the layer labels: whole names, never elided; at 1200 px all 42 fit rotated, at
+    // 400 px every k-th (Qt's bar category axis elided them all to "...")
+    chart.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&chart));
+    QTest::qWait(20);
+    QStringList all;
+    for (int r = 0; r < t.rowCount(); ++r) all << views::shortLayerName(t.row(r).block, t.row(r).kind);
+    QCOMPARE(chart.categoryLabels(), all);
+    chart.resize(400, 300);
+    QTest::qWait(20);
+    const QStringList few = chart.categoryLabels();
+    QVERIFY2(few.size() > 3 && few.size() < 42, qPrintable(few.join(QLatin1Char(','))));
+    const int stride = int(std::ceil(42.0 / few.size()));
+    for (int i = 0; i < few.size(); ++i) QCOMPARE(few[i], all[i * stride]);
+    for (const QString& l : few) QVERIFY2(!l.contains(QStringLiteral("...")) && !l.contains(QStringLiteral("…")), qPrintable(l));
 }
 
 void TestViews::mainWindowJobs() {

@@ -115,6 +115,16 @@ QColor seriesColor(int i) {
     return QColor::fromRgb(tableau[((i % n) + n) % n]);
 }
 
+QCategoryAxis* makeLayerAxis(int n, const QString& title) {
+    auto* a = new QCategoryAxis();
+    a->setLabelsPosition(QCategoryAxis::AxisLabelsPositionOnValue);
+    a->setRange(-0.5, std::max(n, 1) - 0.5);
+    a->setStartValue(-0.5);
+    a->setGridLineVisible(false);
+    a->setTitleText(title);
+    return a;
+}
+
 int fitCategoryLabels(QCategoryAxis* axis, const QStringList& categories, const QChartView* view, int stride) {
     // Qt Charts' bar category axis can neither skip labels nor stop eliding rotated
     // ones ("..." turned into a column of dots), so the axis is a QCategoryAxis with

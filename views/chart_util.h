@@ -47,6 +47,10 @@ void clearChart(QChart* chart);
 /// "%.0e", minor ticks per decade.
 QLogValueAxis* makeDecadeLogAxis(double lo, double hi);
 
+/// The x axis of a per-layer chart: a QCategoryAxis over n layers (layer i at x = i,
+/// range -0.5 .. n - 0.5), labels on the values, no grid lines; label it with
+/// fitCategoryLabels.
+QCategoryAxis* makeLayerAxis(int n, const QString& title);
 /// Labels a per-layer QCategoryAxis (category i at x = i) so the labels stay
 /// readable: all of them side by side when they fit, else rotated by -90° (not
 /// elided), and when even rotated ones would overlap, every k-th with k the smallest

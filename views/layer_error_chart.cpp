@@ -288,12 +288,7 @@ void LayerErrorChart::rebuild() {
     }
 
     // x: layer i at i; a QCategoryAxis labels the layers that fit (fitCategoryLabels).
-    xAxis_ = new QCategoryAxis();
-    xAxis_->setLabelsPosition(QCategoryAxis::AxisLabelsPositionOnValue);
-    xAxis_->setRange(-0.5, std::max(n, 1) - 0.5);
-    xAxis_->setStartValue(-0.5);
-    xAxis_->setGridLineVisible(false);
-    xAxis_->setTitleText(tr("Layer (block.linear, model order)"));
+    xAxis_ = makeLayerAxis(n, tr("Layer (block.linear, model order)"));
     labelStride_ = 0;
     c->addAxis(xAxis_, Qt::AlignBottom);
     bars_->attachAxis(xAxis_);

@@ -1063,6 +1063,10 @@ void TestViews::exportModelFromTheWindow() {
         QCOMPARE(dlg.path(), dir.path() + QStringLiteral("/model.gguf"));
         dlg.setFormat(QStringLiteral("gptq"));
         QCOMPARE(dlg.path(), dir.path() + QStringLiteral("/model-gptq"));
+        dlg.setFormat(QStringLiteral("gguf"));
+        dlg.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&dlg));
+        QVERIFY(dlg.grab().save(QStringLiteral("export_dialog.png")));  // in the test's working directory, to look at
         dlg.setPath(QString());
         QVERIFY(!dlg.acceptable());
     }

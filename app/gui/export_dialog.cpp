@@ -36,7 +36,6 @@ ExportModelDialog::ExportModelDialog(const QString& startDir, QWidget* parent)
     v->addLayout(form);
     note_ = new QLabel(this);
     note_->setWordWrap(true);
-    note_->setStyleSheet(QStringLiteral("color: palette(mid);"));
     v->addWidget(note_);
     buttons_ = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, this);
     buttons_->button(QDialogButtonBox::Ok)->setText(tr("Quantize and export"));

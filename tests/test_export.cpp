@@ -33,6 +33,7 @@
 #include "eval/perplexity.h"
 #include "eval/textdata.h"
 #include "export/gguf.h"
+#include "store/store.h"
 #include "export/gptq_packed.h"
 #include "model/demo.h"
 #include "model/dtype.h"
@@ -1098,6 +1099,25 @@ private Q_SLOTS:
         r = test::runCli({"export", "--model", model, "--recipe", recipe, "--format", "gguf", "--out", q2, "--device", "cpu"});
         QCOMPARE(r.code, 2);
         QVERIFY2(r.err.contains("model.layers.0.self_attn.q_proj (int4-g64)"), r.err.constData());
+        // quantize --export-gguf of such a recipe: the command fails, the run is logged with its results and the error
+        r = test::runCli({"quantize", "--model", model, "--calib", data, "--recipe", recipe, "--eval", data, "--eval-seqlen", "256",
+                          "--max-windows", "2", "--export-gguf", q2 + QStringLiteral(".bad.gguf"), "--db", db, "--device", "cpu"});
+        QCOMPARE(r.code, 2);
+        QVERIFY2(r.err.contains("only the export failed"), r.err.constData());
+        QVERIFY(!QFileInfo::exists(q2 + QStringLiteral(".bad.gguf")));
+        {
+            ExperimentStore store(db);
+            const RunRecord last = store.listRuns().front();
+            QCOMPARE(last.status, QStringLiteral("finished"));
+            QCOMPARE(int(last.datasets.size()), 1);
+            const QJsonObject ex = last.params.value(QStringLiteral("export")).toObject();
+            QVERIFY(!ex.value(QStringLiteral("written")).toBool());
+            QVERIFY2(ex.value(QStringLiteral("error")).toString().contains(QStringLiteral("int4-g64")), qPrintable(ex.value(QStringLiteral("error")).toString()));
+            // and the earlier successful run recorded its file
+            const QJsonObject ok = store.run(runId)->params.value(QStringLiteral("export")).toObject();
+            QVERIFY(ok.value(QStringLiteral("written")).toBool());
+            QCOMPARE(ok.value(QStringLiteral("path")).toString(), QFileInfo(q1).absoluteFilePath());
+        }
         r = test::runCli({"export", "--model", model, "--recipe", recipe, "--format", "gguf", "--out", q2, "--allow-requantize",
                           "--device", "cpu", "--json"});
         QVERIFY2(r.code == 0, r.err.constData());

@@ -356,9 +356,14 @@ private Q_SLOTS:
         done.timings = QJsonObject{{"total_seconds", 12.5}};
         done.avgBits = 4.25;
         done.datasets = {DatasetResultRow{"/data/wt2.jsonl", 17.5, 1000, 2, 512, {}}};
+        done.params = QJsonObject{{"export", QJsonObject{{"format", "gguf"}, {"written", true}}}};
         s.finishRun(run1, done);
         const RunRecord r1 = *s.run(run1);
         QCOMPARE(r1.status, QStringLiteral("finished"));
+        // the outcome's params join the ones the run began with
+        QCOMPARE(r1.params.value("argv"), st.params.value("argv"));
+        QCOMPARE(r1.params.value("export").toObject().value("format").toString(), QStringLiteral("gguf"));
+        done.params = {};
         QVERIFY(r1.endedAt >= r1.startedAt);
         QCOMPARE(r1.timings["total_seconds"].toDouble(), 12.5);
         // an ended run cannot change

@@ -1106,7 +1106,16 @@ void TestViews::exportModelFromTheWindow() {
         QCOMPARE(e.windows, d.result->eval.windows);
         QCOMPARE(e.ppl, d.result->eval.ppl);
     }
-    QCOMPARE(w.store()->run(d.runId)->status, QStringLiteral("finished"));
+    {  // the log records what the run wrote
+        const RunRecord rec = *w.store()->run(d.runId);
+        QCOMPARE(rec.status, QStringLiteral("finished"));
+        const QJsonObject ex = rec.params.value(QStringLiteral("export")).toObject();
+        QCOMPARE(ex.value(QStringLiteral("format")).toString(), QStringLiteral("gguf"));
+        QCOMPARE(ex.value(QStringLiteral("path")).toString(), file);
+        QVERIFY(ex.value(QStringLiteral("written")).toBool());
+        QCOMPARE(ex.value(QStringLiteral("summary")).toString(), d.exported);
+        QCOMPARE(rec.params.value(QStringLiteral("command")).toString(), QStringLiteral("gui export"));
+    }
 
     // int3 has no GGUF type: the run ends with its results, the export says which layer, no file
     QVERIFY(w.tableModel()->setFormats(all, fmt("int3-g128")));
@@ -1120,6 +1129,14 @@ void TestViews::exportModelFromTheWindow() {
     QVERIFY2(f.exportError.contains(QStringLiteral("model.layers.")) && f.exportError.contains(QStringLiteral("int3")),
              qPrintable(f.exportError));
     QVERIFY(!QFileInfo::exists(bad));
+    {  // logged as finished with its results, and the export's error
+        const RunRecord rec = *w.store()->run(f.runId);
+        QCOMPARE(rec.status, QStringLiteral("finished"));
+        QCOMPARE(int(rec.datasets.size()), 1);
+        const QJsonObject ex = rec.params.value(QStringLiteral("export")).toObject();
+        QVERIFY(!ex.value(QStringLiteral("written")).toBool());
+        QCOMPARE(ex.value(QStringLiteral("error")).toString(), f.exportError);
+    }
     QCOMPARE(errors.size(), 1);
     QCOMPARE(errors.last().at(0).toString(), QStringLiteral("The export failed"));
     QCOMPARE(w.jobModel()->rowCount(), 2);

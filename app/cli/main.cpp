@@ -3,6 +3,7 @@
 // 3 cancelled/interrupted, 1 internal error.
 #include <chrono>
 #include <cstdio>
+#include <exception>
 #include <iostream>
 #include <set>
 #include <optional>
@@ -429,11 +430,12 @@ public:
     /// per-dataset and per-layer rows as the GUI's runs log them: store/results)
     /// and adds "run_id" and "db" to the output.
     void finish(QJsonObject& out, const QString& device, const std::vector<LayerResult>& layers,
-                const std::vector<std::pair<QString, EvalResult>>& evals) {
+                const std::vector<std::pair<QString, EvalResult>>& evals, const QJsonObject& params = {}) {
         if (!store_ || runId_ == 0) return;
         RunOutcome o;
         o.status = QStringLiteral("finished");
         o.device = device;
+        o.params = params;
         o.timings = out.value(QStringLiteral("timings")).toObject();
         o.avgBits = out.value(QStringLiteral("avg_bits")).toDouble();
         for (const auto& [path, r] : evals) o.datasets.push_back(datasetResultRow(absoluteIfExists(path), r));
@@ -458,6 +460,9 @@ public:
             std::fprintf(stderr, "warning: could not log the end of run %lld: %s\n", (long long)runId_, e.what());
         }
     }
+
+    /// The run's id in the log (0: not logged).
+    int64_t runId() const { return runId_; }
 
 private:
     std::unique_ptr<ExperimentStore> store_;
@@ -704,9 +709,33 @@ int cmdQuantize(QCommandLineParser& p, RunLog& runLog, const ExportRequest* expo
     else if (p.isSet(QStringLiteral("export-gguf"))) ex = ExportRequest{QStringLiteral("gguf"), p.value(QStringLiteral("export-gguf"))};
     else if (p.isSet(QStringLiteral("allow-requantize")) || p.isSet(QStringLiteral("requantize-to")))
         throw Error(QStringLiteral("--allow-requantize and --requantize-to apply to --export-gguf / export"));
-    if (ex) out.insert(QStringLiteral("export"), exportQuantized(*ex, p, l, qr, recipe, evalPaths, evalTexts, eo, evals));
+    // A failed export does not lose the run: it is logged as finished with its
+    // results and the export's error, then the error ends the command.
+    std::exception_ptr exportFailure;
+    QString exportError;
+    if (ex) {
+        try {
+            out.insert(QStringLiteral("export"), exportQuantized(*ex, p, l, qr, recipe, evalPaths, evalTexts, eo, evals));
+        } catch (const qs::Cancelled&) {
+            throw;
+        } catch (const std::exception& e) {
+            exportFailure = std::current_exception();
+            exportError = QString::fromUtf8(e.what());
+        }
+    }
     out.insert(QStringLiteral("device"), device.json());
-    runLog.finish(out, device.logLine(), qr.layers, evalResults);
+    QJsonObject logParams;
+    if (ex)
+        logParams.insert(QStringLiteral("export"),
+                         exportLogEntry(ex->format, QFileInfo(ex->out).absoluteFilePath(),
+                                        out.value(QStringLiteral("export")).toObject().value(QStringLiteral("summary")).toString(), exportError));
+    runLog.finish(out, device.logLine(), qr.layers, evalResults, logParams);
+    if (exportFailure) {
+        if (runLog.runId())
+            std::fprintf(stderr, "note: run %lld is logged as finished with its results; only the export failed\n",
+                         (long long)runLog.runId());
+        std::rethrow_exception(exportFailure);
+    }
     if (json) {
         printJson(out);
     } else if (useRecipe) {
@@ -772,6 +801,7 @@ QJsonObject exportQuantized(const ExportRequest& ex, const QCommandLineParser& p
     std::fprintf(stderr, "writing %s ...\n", ex.out.toStdString().c_str());
     const VerifiedExport v = exportVerified(*qr.model, qr.layers, *l.tokenizer, req, stderrProgress());
     QJsonObject res = v.json;
+    res.insert(QStringLiteral("summary"), v.summary);
     // perplexity of the file itself; a GGUF with its own embedded tokenizer
     QJsonArray evals;
     if (!evalTexts.empty()) {

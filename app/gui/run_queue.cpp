@@ -100,7 +100,7 @@ void RunQueue::logBegin(Pending& p) {
             s.calibrationId = store_->addCalibrationSet(r.calib.name, c.nsamples, c.seqlen, c.seed, r.calib.contentHash());
         s.recipeId = store_->addRecipe(r.recipe.toJson());
         s.device = device_.isEmpty() ? QStringLiteral("CPU, %1 threads").arg(qs::threads()) : device_;
-        s.params = QJsonObject{{"command", "gui run"},
+        s.params = QJsonObject{{"command", r.exportTo ? "gui export" : "gui run"},
                                {"experiment", r.experiment},
                                {"label", r.label},
                                {"eval", r.eval.name},
@@ -120,6 +120,9 @@ void RunQueue::logEnd(const Pending& p, const Outcome& o) {
         RunOutcome out;
         if (o.result) {
             out = experimentOutcome(*o.result, p.req.eval.name);
+            if (p.req.exportTo)
+                out.params.insert(QStringLiteral("export"),
+                                  exportLogEntry(p.req.exportTo->format, p.req.exportTo->out, o.exported, o.exportError));
         } else {
             out.status = o.cancelled ? QStringLiteral("cancelled") : QStringLiteral("failed");
             out.error = o.cancelled ? QStringLiteral("cancelled") : o.error;

@@ -56,4 +56,11 @@ QString runExperimentName(const RunRecord& r) {
     return r.recipeSummary.contains(QLatin1String("override")) ? parts.front() + QStringLiteral(" (mixed)") : parts.front();
 }
 
+QJsonObject exportLogEntry(const QString& format, const QString& path, const QString& summary, const QString& error) {
+    QJsonObject o{{QStringLiteral("format"), format}, {QStringLiteral("path"), path}, {QStringLiteral("written"), error.isEmpty()}};
+    if (error.isEmpty()) o.insert(QStringLiteral("summary"), summary);
+    else o.insert(QStringLiteral("error"), error);
+    return o;
+}
+
 }  // namespace qs

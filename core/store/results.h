@@ -17,6 +17,10 @@ DatasetResultRow datasetResultRow(const QString& dataPath, const EvalResult& e);
 /// transform, quantize, eval, total seconds), its evaluation and every layer.
 RunOutcome experimentOutcome(const ExperimentResult& r, const QString& dataPath);
 
+/// What a run's params record of an export (key "export"): the format, the path,
+/// whether the file was written and checked, and its one-line summary or the error.
+QJsonObject exportLogEntry(const QString& format, const QString& path, const QString& summary, const QString& error);
+
 /// The experiment (curve) a logged run belongs to: its params' "experiment" when
 /// set (GUI runs, `quantize --experiment`), else the recipe's default method,
 /// with " (mixed)" when the recipe has per-layer overrides.

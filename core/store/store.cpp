@@ -704,6 +704,14 @@ void ExperimentStore::finishRun(int64_t runId, const RunOutcome& o) {
     if (!o.device.isEmpty())
         exec(db_, path_, QStringLiteral("UPDATE runs SET device = ? WHERE id = ?"), {o.device, qint64(runId)},
              "cannot log the run's device");
+    if (!o.params.isEmpty()) {
+        QSqlQuery q = exec(db_, path_, QStringLiteral("SELECT params_json FROM runs WHERE id = ?"), {qint64(runId)},
+                           "cannot read the run's parameters");
+        QJsonObject merged = q.next() ? parseJson(q.value(0)) : QJsonObject();
+        for (auto it = o.params.begin(); it != o.params.end(); ++it) merged.insert(it.key(), it.value());
+        exec(db_, path_, QStringLiteral("UPDATE runs SET params_json = ? WHERE id = ?"), {compactJson(merged), qint64(runId)},
+             "cannot log the run's parameters");
+    }
     t.commit();
 }
 

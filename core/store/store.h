@@ -109,6 +109,8 @@ struct RunOutcome {
     std::vector<LayerResultRow> layers;
     QString device;                                // non-empty: replaces the run's device (e.g. which
                                                    // device ran each compute operation, known at the end)
+    QJsonObject params;                            // merged into the run's params (e.g. "export": what
+                                                   // the run wrote for a serving stack, or why it did not)
 };
 
 struct RunFilter {

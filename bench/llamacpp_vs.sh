@@ -2,7 +2,7 @@
 # QuantScope against llama.cpp's own quantization, in llama.cpp's own file format
 # and evaluated by llama.cpp itself. stories260K: QuantScope exports an F32 GGUF,
 # llama.cpp computes its importance matrix (llama-imatrix, on the same calibration
-# text) and quantizes it with llama-quantize to Q4_0 / Q4_1 (plain and with the
+# text: the TinyStories half, and the C4 sample) and quantizes it with llama-quantize to Q4_0 / Q4_1 (plain and with the
 # imatrix; embeddings and output kept F32 as QuantScope keeps them; ffn_down,
 # 172 inputs, falls back to F16 in both tools). QuantScope quantizes onto the
 # same grids with RTN, GPTQ and AWQ+GPTQ (`--wformat gguf_q4_0|gguf_q4_1
@@ -33,43 +33,64 @@ for e in heldout wiki; do
   "$CLI" tokenize --model "$MODEL" --data "$TMP/${e}_text.txt" --json 2>/dev/null |
     python3 -c "import json,sys; print(' '.join(map(str, json.load(sys.stdin)['ids'])))" > "$TMP/${e}_ids.txt"
 done
-CAL=(--model "$MODEL" --calib "$TMP/calib_text.txt" --nsamples 32 --seqlen 256 --seed 0 --no-db --device cpu --threads "$NT")
-"$CLI" quantize "${CAL[@]}" --method none --export-gguf "$TMP/f32.gguf" > /dev/null 2>&1
+C4="$SHARED/data/c4/c4_sample_200docs.jsonl"
+python3 -c 'import json,sys; print("\n\n".join(json.loads(l)["text"] for l in open(sys.argv[1]) if l.strip()).replace("\r", ""), end="")' "$C4" > "$TMP/c4_text.txt"
+BASE=(--model "$MODEL" --nsamples 32 --seqlen 256 --seed 0 --no-db --device cpu --threads "$NT")
+"$CLI" quantize "${BASE[@]}" --calib "$TMP/calib_text.txt" --method none --export-gguf "$TMP/f32.gguf" > /dev/null 2>&1
 
 rows="$TMP/rows.jsonl"
 : > "$rows"
-evaluate() {  # tool method type seconds file
+evaluate() {  # tool method type calibration seconds file
   local h w
-  h=$("$LLB/llama_window_ppl" "$5" "$TMP/heldout_ids.txt" "$TMP/heldout_text.txt" 256 "$MAXW" 2>/dev/null)
-  w=$("$LLB/llama_window_ppl" "$5" "$TMP/wiki_ids.txt" "$TMP/wiki_text.txt" 256 "$MAXW" 2>/dev/null)
-  python3 -c 'import json,sys; h,w=json.loads(sys.argv[5]),json.loads(sys.argv[6]); print(json.dumps({"tool":sys.argv[1],"method":sys.argv[2],"type":sys.argv[3],"seconds":float(sys.argv[4]),"ppl_heldout":h["ppl"],"ppl_wikitext2":w["ppl"],"windows":[h["windows"],w["windows"]],"same_token_ids":[h["same_token_ids"],w["same_token_ids"]]}))' \
-    "$1" "$2" "$3" "$4" "$h" "$w" >> "$rows"
+  h=$("$LLB/llama_window_ppl" "$6" "$TMP/heldout_ids.txt" "$TMP/heldout_text.txt" 256 "$MAXW" 2>/dev/null)
+  w=$("$LLB/llama_window_ppl" "$6" "$TMP/wiki_ids.txt" "$TMP/wiki_text.txt" 256 "$MAXW" 2>/dev/null)
+  python3 -c 'import json,sys; h,w=json.loads(sys.argv[6]),json.loads(sys.argv[7]); print(json.dumps({"tool":sys.argv[1],"method":sys.argv[2],"type":sys.argv[3],"calibration":sys.argv[4],"seconds":float(sys.argv[5]),"ppl_heldout":h["ppl"],"ppl_wikitext2":w["ppl"],"windows":[h["windows"],w["windows"]],"same_token_ids":[h["same_token_ids"],w["same_token_ids"]]}))' \
+    "$1" "$2" "$3" "$4" "$5" "$h" "$w" >> "$rows"
+}
+llama_quantize() {  # type imatrix-file|"" out
+  local args=(--output-tensor-type f32 --token-embedding-type f32)
+  [ -n "$2" ] && args+=(--imatrix "$2")
+  "$LLAMA_BIN/llama-quantize" "${args[@]}" "$TMP/f32.gguf" "$3" "$1" "$NT" > "$TMP/quantize.log" 2>&1 ||
+    { cat "$TMP/quantize.log" >&2; exit 1; }
 }
 
-t0=$(now)
-"$LLAMA_BIN/llama-imatrix" -m "$TMP/f32.gguf" -f "$TMP/calib_text.txt" -c 256 -t "$NT" -o "$TMP/imatrix.gguf" > "$TMP/imatrix.log" 2>&1
-t_imatrix=$(python3 -c "print($(now) - $t0)")
+# calibration-free: llama.cpp's plain rounding and QuantScope's RTN
 for T in Q4_0 Q4_1; do
-  for im in plain imatrix; do
-    args=(--output-tensor-type f32 --token-embedding-type f32)
-    [ "$im" = imatrix ] && args+=(--imatrix "$TMP/imatrix.gguf")
-    echo "llama.cpp $im $T" >&2
-    t0=$(now)
-    "$LLAMA_BIN/llama-quantize" "${args[@]}" "$TMP/f32.gguf" "$TMP/llama_${im}_$T.gguf" "$T" "$NT" > "$TMP/quantize.log" 2>&1 ||
-      { cat "$TMP/quantize.log" >&2; exit 1; }
-    s=$(python3 -c "print($(now) - $t0 + ($t_imatrix if '$im' == 'imatrix' else 0))")
-    evaluate llama.cpp "$im" "$T" "$s" "$TMP/llama_${im}_$T.gguf"
-  done
   f="gguf_$(echo "$T" | tr 'A-Z' 'a-z')"
-  for m in rtn gptq awq+gptq; do
-    echo "QuantScope $m $f" >&2
-    t0=$(now)
-    "$CLI" quantize "${CAL[@]}" --method "$m" --wformat "$f" --export-gguf "$TMP/qs_${m}_$T.gguf" > /dev/null 2>&1
-    s=$(python3 -c "print($(now) - $t0)")
-    evaluate QuantScope "$m" "$T" "$s" "$TMP/qs_${m}_$T.gguf"
+  echo "llama.cpp plain $T" >&2
+  t0=$(now); llama_quantize "$T" "" "$TMP/llama_plain_$T.gguf"; s=$(python3 -c "print($(now) - $t0)")
+  evaluate llama.cpp plain "$T" - "$s" "$TMP/llama_plain_$T.gguf"
+  echo "QuantScope rtn $f" >&2
+  t0=$(now)
+  "$CLI" quantize "${BASE[@]}" --calib "$TMP/calib_text.txt" --method rtn --wformat "$f" --export-gguf "$TMP/qs_rtn_$T.gguf" > /dev/null 2>&1
+  s=$(python3 -c "print($(now) - $t0)")
+  evaluate QuantScope rtn "$T" - "$s" "$TMP/qs_rtn_$T.gguf"
+done
+# calibrated, on the TinyStories half and on the C4 sample: 32 x 256 tokens each
+# (QuantScope: 32 windows drawn with seed 0; llama-imatrix: its first 32 chunks of 256)
+for C in tinystories c4; do
+  text="$TMP/calib_text.txt"
+  [ "$C" = c4 ] && text="$TMP/c4_text.txt"
+  t0=$(now)
+  "$LLAMA_BIN/llama-imatrix" -m "$TMP/f32.gguf" -f "$text" -c 256 --chunks 32 -t "$NT" -o "$TMP/imatrix_$C.gguf" > "$TMP/imatrix.log" 2>&1 ||
+    { cat "$TMP/imatrix.log" >&2; exit 1; }
+  t_imatrix=$(python3 -c "print($(now) - $t0)")
+  for T in Q4_0 Q4_1; do
+    f="gguf_$(echo "$T" | tr 'A-Z' 'a-z')"
+    echo "llama.cpp imatrix $T ($C)" >&2
+    t0=$(now); llama_quantize "$T" "$TMP/imatrix_$C.gguf" "$TMP/llama_imatrix_${C}_$T.gguf"
+    s=$(python3 -c "print($(now) - $t0 + $t_imatrix)")
+    evaluate llama.cpp imatrix "$T" "$C" "$s" "$TMP/llama_imatrix_${C}_$T.gguf"
+    for m in gptq awq+gptq; do
+      echo "QuantScope $m $f ($C)" >&2
+      t0=$(now)
+      "$CLI" quantize "${BASE[@]}" --calib "$text" --method "$m" --wformat "$f" --export-gguf "$TMP/qs_${m}_${C}_$T.gguf" > /dev/null 2>&1
+      s=$(python3 -c "print($(now) - $t0)")
+      evaluate QuantScope "$m" "$T" "$C" "$s" "$TMP/qs_${m}_${C}_$T.gguf"
+    done
   done
 done
-evaluate "-" "float" F32 0 "$TMP/f32.gguf"
+evaluate "-" "float" F32 - 0 "$TMP/f32.gguf"
 
 python3 - "$TMP" "$rows" bench/results/llamacpp_vs.json "$LLAMA_COMMIT" "$MAXW" "$LLAMA_CPP_DIR/gguf-py" <<'PY'
 import json, sys
@@ -86,12 +107,12 @@ try:
 except Exception as e:  # numpy or gguf-py missing
     same = {"error": str(e)}
 json.dump({"llama_cpp": commit, "model": "stories260K.bin",
-           "calibration": "first half (by lines) of tinystories valid-slice.txt; QuantScope 32 x 256 tokens seed 0, llama-imatrix all 256-token chunks",
+           "calibration": {"tinystories": "first half (by lines) of tinystories valid-slice.txt", "c4": "c4_sample_200docs.jsonl rows joined with a blank line", "tokens": "QuantScope 32 windows of 256 drawn with seed 0; llama-imatrix its first 32 chunks of 256"},
            "eval": "llama.cpp (llama_window_ppl) on QuantScope's token ids, windows of 256", "max_windows": int(maxw),
            "rtn_identical_to_llama_quantize": same, "rows": rows}, open(out, "w"), indent=2)
-print("| tool | method | type | held-out TinyStories ppl | WikiText-2 ppl | wall s |")
-print("|---|---|---|---|---|---|")
-for r in rows:
-    print(f"| {r['tool']} | {r['method']} | {r['type']} | {r['ppl_heldout']:.4f} | {r['ppl_wikitext2']:.4f} | {r['seconds']:.2f} |")
+print("| tool | method | type | calibration | held-out TinyStories ppl | WikiText-2 ppl | wall s |")
+print("|---|---|---|---|---|---|---|")
+for r in sorted(rows, key=lambda r: (r["type"], r["calibration"], r["tool"])):
+    print(f"| {r['tool']} | {r['method']} | {r['type']} | {r['calibration']} | {r['ppl_heldout']:.4f} | {r['ppl_wikitext2']:.4f} | {r['seconds']:.2f} |")
 print("RTN vs llama-quantize (no imatrix):", json.dumps(same))
 PY

@@ -1117,6 +1117,11 @@ private Q_SLOTS:
             const QJsonObject ok = store.run(runId)->params.value(QStringLiteral("export")).toObject();
             QVERIFY(ok.value(QStringLiteral("written")).toBool());
             QCOMPARE(ok.value(QStringLiteral("path")).toString(), QFileInfo(q1).absoluteFilePath());
+            // runs --show says so too
+            test::CliRun shown = test::runCli({"runs", "--show", QString::number(last.id), "--db", db});
+            QVERIFY2(shown.code == 0 && shown.out.contains("export to ") && shown.out.contains(" failed: "), shown.out.constData());
+            shown = test::runCli({"runs", "--show", QString::number(runId), "--db", db});
+            QVERIFY2(shown.code == 0 && shown.out.contains("  export: exported "), shown.out.constData());
         }
         r = test::runCli({"export", "--model", model, "--recipe", recipe, "--format", "gguf", "--out", q2, "--allow-requantize",
                           "--device", "cpu", "--json"});

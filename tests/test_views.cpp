@@ -1139,6 +1139,18 @@ void TestViews::exportModelFromTheWindow() {
     }
     QCOMPARE(errors.size(), 1);
     QCOMPARE(errors.last().at(0).toString(), QStringLiteral("The export failed"));
+    {  // the history says which runs wrote a file
+        w.refreshHistory();
+        views::RunHistoryModel* h = w.historyView()->model();
+        auto statusOf = [&](qint64 id) {
+            for (int r = 0; r < h->rowCount(); ++r)
+                if (h->index(r, views::RunHistoryModel::ColId).data().toLongLong() == id)
+                    return h->index(r, views::RunHistoryModel::ColStatus).data().toString();
+            return QString();
+        };
+        QCOMPARE(statusOf(d.runId), QStringLiteral("finished · GGUF written"));
+        QCOMPARE(statusOf(f.runId), QStringLiteral("finished · export failed"));
+    }
     QCOMPARE(w.jobModel()->rowCount(), 2);
 
     // the exported file opens in the window like any checkpoint, with its embedded tokenizer

@@ -1544,6 +1544,26 @@ Fehler: %1</translation>
         <translation>
 %1: PPL %2</translation>
     </message>
+    <message>
+        <source>
+exported: %1</source>
+        <translation>
+exportiert: %1</translation>
+    </message>
+    <message>
+        <source>
+export to %1 failed: %2</source>
+        <translation>
+Export nach %1 fehlgeschlagen: %2</translation>
+    </message>
+    <message>
+        <source>%1 · %2 written</source>
+        <translation>%1 · %2 geschrieben</translation>
+    </message>
+    <message>
+        <source>%1 · export failed</source>
+        <translation>%1 · Export fehlgeschlagen</translation>
+    </message>
 </context>
 <context>
     <name>qs::views::SensitivityChart</name>

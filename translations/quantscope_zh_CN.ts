@@ -1544,6 +1544,26 @@ error: %1</source>
         <translation>
 %1：困惑度 %2</translation>
     </message>
+    <message>
+        <source>
+exported: %1</source>
+        <translation>
+已导出：%1</translation>
+    </message>
+    <message>
+        <source>
+export to %1 failed: %2</source>
+        <translation>
+导出到 %1 失败：%2</translation>
+    </message>
+    <message>
+        <source>%1 · %2 written</source>
+        <translation>%1 · 已写出 %2</translation>
+    </message>
+    <message>
+        <source>%1 · export failed</source>
+        <translation>%1 · 导出失败</translation>
+    </message>
 </context>
 <context>
     <name>qs::views::SensitivityChart</name>

@@ -6,6 +6,7 @@
 #include <QComboBox>
 #include <QDateTime>
 #include <QFileInfo>
+#include <QJsonObject>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QItemSelectionModel>
@@ -100,6 +101,11 @@ QVariant RunHistoryModel::data(const QModelIndex& index, int role) const {
         QString t = tr("run %1 (%2) of %3\nrecipe: %4\ndevice: %5").arg(r.id).arg(r.kind, r.modelPath, r.recipeSummary, r.device);
         if (!r.error.isEmpty()) t += tr("\nerror: %1").arg(r.error);
         for (const DatasetResultRow& d : r.datasets) t += tr("\n%1: ppl %2").arg(QFileInfo(d.dataPath).fileName()).arg(d.ppl, 0, 'f', 4);
+        const QJsonObject ex = r.params.value(QStringLiteral("export")).toObject();
+        if (!ex.isEmpty())
+            t += ex.value(QStringLiteral("written")).toBool()
+                     ? tr("\nexported: %1").arg(ex.value(QStringLiteral("summary")).toString())
+                     : tr("\nexport to %1 failed: %2").arg(ex.value(QStringLiteral("path")).toString(), ex.value(QStringLiteral("error")).toString());
         return t;
     }
     if (role == Qt::TextAlignmentRole && (index.column() == ColId || index.column() == ColBits || index.column() == ColPpl))
@@ -113,7 +119,14 @@ QVariant RunHistoryModel::data(const QModelIndex& index, int role) const {
         case ColRecipe: return r.recipeSummary;
         case ColBits: return r.avgBits ? QString::number(*r.avgBits, 'f', 3) : QString();
         case ColPpl: return ppl ? QString::number(*ppl, 'f', 3) : QString();
-        case ColStatus: return r.status;
+        case ColStatus: {
+            // a run that exported says so: "finished · GGUF written" / "finished · export failed"
+            const QJsonObject ex = r.params.value(QStringLiteral("export")).toObject();
+            if (ex.isEmpty()) return r.status;
+            return ex.value(QStringLiteral("written")).toBool()
+                       ? tr("%1 · %2 written").arg(r.status, ex.value(QStringLiteral("format")).toString().toUpper())
+                       : tr("%1 · export failed").arg(r.status);
+        }
         case ColDuration: {
             const auto d = durationSeconds(r);
             return d ? formatDuration(*d) : QString();

@@ -888,6 +888,13 @@ int cmdRuns(QCommandLineParser& p) {
                     r->host.toStdString().c_str(), (long long)r->pid, r->device.toStdString().c_str(),
                     r->appVersion.toStdString().c_str());
         if (!r->error.isEmpty()) std::printf("  error: %s\n", r->error.toStdString().c_str());
+        if (const QJsonObject ex = r->params.value(QStringLiteral("export")).toObject(); !ex.isEmpty()) {
+            if (ex.value(QStringLiteral("written")).toBool())
+                std::printf("  export: %s\n", ex.value(QStringLiteral("summary")).toString().toStdString().c_str());
+            else
+                std::printf("  export to %s failed: %s\n", ex.value(QStringLiteral("path")).toString().toStdString().c_str(),
+                            ex.value(QStringLiteral("error")).toString().toStdString().c_str());
+        }
         if (r->avgBits) std::printf("  average bits %.3f, %zu layers\n", *r->avgBits, r->layers.size());
         for (const DatasetResultRow& d : r->datasets)
             std::printf("  %s: ppl %.4f (%d windows of %d)\n", d.dataPath.toStdString().c_str(), d.ppl, d.windows, d.seqlen);

@@ -185,6 +185,14 @@ void TestViews::setDataUndoRedoExact() {
     QSignalSpy totals(&t, &LayerTableModel::totalsChanged);
     QSignalSpy changed(&t, &QAbstractItemModel::dataChanged);
 
+    // the bits slider keeps what an exporter needs: -f16 scales, llama.cpp's grids at 8 and 4 bits
+    QCOMPARE(LayerTableModel::withBits(fmt("int4-sym-g128-f16"), 3), fmt("int3-sym-g128-f16"));
+    QCOMPARE(LayerTableModel::withBits(fmt("gguf_q4_0"), 8), fmt("gguf_q8_0"));
+    QCOMPARE(LayerTableModel::withBits(fmt("gguf_q8_0"), 4), fmt("gguf_q4_0"));
+    QCOMPARE(LayerTableModel::withBits(fmt("gguf_q4_1"), 4), fmt("gguf_q4_1"));
+    QCOMPARE(LayerTableModel::withBits(fmt("gguf_q4_1"), 3), fmt("int3-g32"));
+    QCOMPARE(LayerTableModel::withBits(fmt("mxfp4"), 3), fmt("int3-g32"));
+
     const QModelIndex i3 = t.index(3, LayerTableModel::ColFormat);
     QVERIFY(t.setData(i3, 3));  // bit width: group size kept
     QCOMPARE(t.format(3), fmt("int3-g128"));
@@ -721,6 +729,20 @@ void TestViews::mainWindowJobs() {
     apply->click();
     QCOMPARE(undo->count(), s2 + 1);
     for (int pr : {0, 5, 9}) QCOMPARE(w.tableModel()->format(w.proxyModel()->mapToSource(w.proxyModel()->index(pr, 0)).row()), fmt("mxfp4"));
+    // the exporters' grids are offered, and any other format can be typed
+    QVERIFY(combo->findText(QStringLiteral("gguf_q4_0")) >= 0);
+    QVERIFY(combo->findText(QStringLiteral("int4-g128-f16")) >= 0);
+    combo->setCurrentText(QStringLiteral("int3-sym-g64-f16"));
+    apply->click();
+    QCOMPARE(undo->count(), s2 + 2);
+    for (int pr : {0, 5, 9}) QCOMPARE(w.tableModel()->format(w.proxyModel()->mapToSource(w.proxyModel()->index(pr, 0)).row()), fmt("int3-sym-g64-f16"));
+    const int errorsBefore = int(errors.size());
+    combo->setCurrentText(QStringLiteral("int9-g64"));
+    apply->click();
+    QCOMPARE(undo->count(), s2 + 2);  // nothing set, and the user is told why
+    QCOMPARE(int(errors.size()), errorsBefore + 1);
+    QVERIFY2(errors.last().at(1).toString().contains(QStringLiteral("int9-g64")), qPrintable(errors.last().at(1).toString()));
+    undo->undo();
 
     // export, change, import: the formats come back (one undo step)
     QTemporaryDir dir;

@@ -300,10 +300,6 @@ Eine Werkbank für die Post-Training-Quantisierung von LLMs.</translation>
         <translation>Ausgewählte Zeilen:</translation>
     </message>
     <message>
-        <source>Weight format to set on every selected row</source>
-        <translation>Gewichtsformat für alle ausgewählten Zeilen</translation>
-    </message>
-    <message>
         <source>Set format</source>
         <translation>Format setzen</translation>
     </message>
@@ -840,6 +836,18 @@ der Lauf ist beendet (seine Ergebnisse sind protokolliert), aber das Modell wurd
     <message>
         <source>Checkpoints (*.safetensors *.bin *.gguf);;All files (*)</source>
         <translation>Checkpoints (*.safetensors *.bin *.gguf);;Alle Dateien (*)</translation>
+    </message>
+    <message>
+        <source>Weight format to set on every selected row: pick one or type any format name (e.g. int3-sym-g64, mxfp4, gguf_q4_0, int4-g128-f16)</source>
+        <translation>Gewichtsformat für alle ausgewählten Zeilen: eines wählen oder einen beliebigen Formatnamen eingeben (z. B. int3-sym-g64, mxfp4, gguf_q4_0, int4-g128-f16)</translation>
+    </message>
+    <message>
+        <source>&apos;%1&apos; is not a weight format (e.g. int4-g128, int3-sym-g64, mxfp4, gguf_q4_0, int4-g128-f16)</source>
+        <translation>&apos;%1&apos; ist kein Gewichtsformat (z. B. int4-g128, int3-sym-g64, mxfp4, gguf_q4_0, int4-g128-f16)</translation>
+    </message>
+    <message>
+        <source>&apos;%1&apos; cannot be set on a layer (integer widths are 2 to 8 bits)</source>
+        <translation>&apos;%1&apos; kann nicht auf eine Schicht gesetzt werden (Ganzzahlbreiten sind 2 bis 8 Bit)</translation>
     </message>
 </context>
 <context>

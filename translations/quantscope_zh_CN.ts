@@ -300,10 +300,6 @@ A workbench for post-training quantization of LLMs.</source>
         <translation>选中的行：</translation>
     </message>
     <message>
-        <source>Weight format to set on every selected row</source>
-        <translation>要应用到所有选中行的权重格式</translation>
-    </message>
-    <message>
         <source>Set format</source>
         <translation>设置格式</translation>
     </message>
@@ -840,6 +836,18 @@ the run finished (its results are logged) but the model was not written:
     <message>
         <source>Checkpoints (*.safetensors *.bin *.gguf);;All files (*)</source>
         <translation>检查点 (*.safetensors *.bin *.gguf);;所有文件 (*)</translation>
+    </message>
+    <message>
+        <source>Weight format to set on every selected row: pick one or type any format name (e.g. int3-sym-g64, mxfp4, gguf_q4_0, int4-g128-f16)</source>
+        <translation>为所有选中的行设置的权重格式：从列表中选择或输入任意格式名（例如 int3-sym-g64、mxfp4、gguf_q4_0、int4-g128-f16）</translation>
+    </message>
+    <message>
+        <source>&apos;%1&apos; is not a weight format (e.g. int4-g128, int3-sym-g64, mxfp4, gguf_q4_0, int4-g128-f16)</source>
+        <translation>“%1”不是权重格式（例如 int4-g128、int3-sym-g64、mxfp4、gguf_q4_0、int4-g128-f16）</translation>
+    </message>
+    <message>
+        <source>&apos;%1&apos; cannot be set on a layer (integer widths are 2 to 8 bits)</source>
+        <translation>无法将“%1”设置到层上（整数位宽为 2 到 8 位）</translation>
     </message>
 </context>
 <context>

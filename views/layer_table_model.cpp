@@ -61,7 +61,10 @@ std::vector<QuantFormat> selectableFormats() {
     std::vector<QuantFormat> out;
     for (int b = 2; b <= 8; ++b)
         for (int g : {0, 32, 64, 128}) out.push_back(QuantFormat{FormatKind::Int, b, false, g});
-    for (const char* n : {"mxint8", "mxint4", "mxfp8_e4m3", "mxfp8_e5m2", "mxfp6_e3m2", "mxfp6_e2m3", "mxfp4"})
+    for (const char* n : {"mxint8", "mxint4", "mxfp8_e4m3", "mxfp8_e5m2", "mxfp6_e3m2", "mxfp6_e2m3", "mxfp4",
+                          // the grids the exporters store exactly: llama.cpp's blocks, GPTQ-packed fp16 scales
+                          "gguf_q8_0", "gguf_q4_1", "gguf_q4_0", "int2-g128-f16", "int3-g128-f16", "int4-g128-f16",
+                          "int4-sym-g128-f16", "int8-g128-f16", "fp16"})
         out.push_back(*QuantFormat::parse(n));
     return out;
 }
@@ -323,7 +326,16 @@ Qt::ItemFlags LayerTableModel::flags(const QModelIndex& index) const {
 }
 
 QuantFormat LayerTableModel::withBits(const QuantFormat& current, int bits) {
-    if (current.kind == FormatKind::Int) return QuantFormat{FormatKind::Int, bits, current.symmetric, current.groupSize};
+    if (current.kind == FormatKind::Int) {  // group, symmetry and the fp16-scale grid (GPTQ-packed export) kept
+        QuantFormat f = current;
+        f.bits = bits;
+        return f;
+    }
+    if (current.isGguf()) {  // stay on llama.cpp's grids where one has the width (exported losslessly)
+        if (bits == 8) return *QuantFormat::parse("gguf_q8_0");
+        if (bits == 4) return current.kind == FormatKind::GgufQ8_0 ? *QuantFormat::parse("gguf_q4_0") : current;
+        return QuantFormat{FormatKind::Int, bits, false, 32};
+    }
     if (current.isMx()) return QuantFormat{FormatKind::Int, bits, false, current.blockSize()};
     return QuantFormat{FormatKind::Int, bits, false, 128};
 }

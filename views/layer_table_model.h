@@ -134,9 +134,11 @@ public:
 
     // edits (every one undoable)
     /// `current` with its bit width set to `bits`: an integer format keeps its group
-    /// size and symmetry; an MX format becomes int<bits> with groups of 32 (its
-    /// block size); fp32 becomes int<bits>-g128 (setData treats a row kept in float
-    /// by method "none" the same way).
+    /// size, symmetry and scale type (-f16); a GGUF format stays on llama.cpp's grids
+    /// at 8 bits (Q8_0) and 4 bits (Q4_0 / Q4_1), else becomes int<bits>-g32; an MX
+    /// format becomes int<bits> with groups of 32 (its block size); fp32 and fp16
+    /// become int<bits>-g128 (setData treats a row kept in float by method "none"
+    /// the same way).
     static QuantFormat withBits(const QuantFormat& current, int bits);
     /// One format on several rows: one undo step (none when nothing changes).
     /// Returns false for an invalid format or row.
@@ -188,7 +190,9 @@ private:
 };
 
 /// Formats offered for a whole selection: int2..int8 per channel and with groups of
-/// 32/64/128, then the MX formats.
+/// 32/64/128, the MX formats, then the grids the exporters store exactly (GGUF
+/// Q8_0/Q4_1/Q4_0, GPTQ-packed int*-g128-f16) and fp16. (The combo box also takes
+/// any other format name.)
 std::vector<QuantFormat> selectableFormats();
 
 }  // namespace qs::views

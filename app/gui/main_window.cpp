@@ -310,7 +310,12 @@ void MainWindow::buildUi() {
     formatCombo_->setObjectName(QStringLiteral("formatCombo"));
     for (const QuantFormat& f : views::selectableFormats()) formatCombo_->addItem(QString::fromStdString(f.name()));
     formatCombo_->setCurrentText(QStringLiteral("int4-g128"));
-    formatCombo_->setToolTip(tr("Weight format to set on every selected row"));
+    // any format name can be typed too (e.g. int3-sym-g64-f16); Set format checks it
+    formatCombo_->setEditable(true);
+    formatCombo_->setInsertPolicy(QComboBox::NoInsert);
+    formatCombo_->setMinimumContentsLength(12);
+    formatCombo_->setToolTip(tr("Weight format to set on every selected row: pick one or type any format name "
+                                "(e.g. int3-sym-g64, mxfp4, gguf_q4_0, int4-g128-f16)"));
     row->addWidget(formatCombo_);
     applyButton_ = new QPushButton(tr("Set format"), this);
     applyButton_->setToolTip(tr("Set the format on all selected rows (one undo step)"));
@@ -758,9 +763,16 @@ void MainWindow::onAnalysed() {
 void MainWindow::applyToSelection() {
     const QList<int> rows = proxy_->sourceRows(view_->selectionModel()->selectedRows());
     if (rows.isEmpty()) return;
-    const auto f = QuantFormat::parse(formatCombo_->currentText().toStdString());
-    if (!f) return;
-    table_->setFormats(rows, *f);
+    const QString name = formatCombo_->currentText().trimmed();
+    const auto f = QuantFormat::parse(name.toLower().toStdString());
+    if (!f || f->kind == FormatKind::None) {
+        showError(tr("Set format"), tr("'%1' is not a weight format (e.g. int4-g128, int3-sym-g64, mxfp4, gguf_q4_0, int4-g128-f16)").arg(name));
+        return;
+    }
+    if (!table_->setFormats(rows, *f)) {
+        showError(tr("Set format"), tr("'%1' cannot be set on a layer (integer widths are 2 to 8 bits)").arg(name));
+        return;
+    }
     progressLabel_->setText(tr("Set %1 layer(s) to %2.").arg(rows.size()).arg(formatCombo_->currentText()));
 }
 

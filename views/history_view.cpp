@@ -208,6 +208,14 @@ HistoryView::HistoryView(QWidget* parent) : QWidget(parent) {
     view_->horizontalHeader()->setStretchLastSection(true);
     view_->setWordWrap(false);
     view_->setAlternatingRowColors(true);
+    {  // what runs are compared by first (bits, perplexity), the recipe and bookkeeping after
+        QHeaderView* h = view_->horizontalHeader();
+        int to = 0;
+        for (int c : {RunHistoryModel::ColCompare, RunHistoryModel::ColId, RunHistoryModel::ColExperiment, RunHistoryModel::ColBits,
+                      RunHistoryModel::ColPpl, RunHistoryModel::ColRecipe, RunHistoryModel::ColStatus, RunHistoryModel::ColStarted,
+                      RunHistoryModel::ColModel, RunHistoryModel::ColDuration})
+            h->moveSection(h->visualIndex(c), to++);
+    }
     v->addWidget(view_, 1);
     dbLabel_ = new QLabel(this);
     dbLabel_->setStyleSheet(QStringLiteral("color: palette(mid);"));

@@ -118,6 +118,7 @@ gui::MainWindowOptions smallOptions() {
     o.loadDemoAtStart = false;
     o.modalErrors = false;
     o.persistentSettings = false;
+    o.databasePath = QString();  // no experiment log unless a test gives one (a shared log would restore analyses across tests)
     o.demo.sampleWindows = 2;
     o.demoCalib = CalibOptions{4, 128, 0};
     o.blockErrorTokens = 512;
@@ -147,6 +148,7 @@ private Q_SLOTS:
     void mainWindowRunsFlow();
     void settingsRecentClipboardAndCancelledLoad();
     void exportModelFromTheWindow();
+    void analysisIsLoggedAndRestored();
     void screenshot();
 };
 
@@ -1062,6 +1064,40 @@ void TestViews::screenshot() {
     QVERIFY2(colours.size() > 50, qPrintable(QString::number(colours.size())));
     const QString out = qEnvironmentVariable("QS_SCREENSHOT_OUT");
     if (!out.isEmpty()) QVERIFY(img.save(out));
+}
+
+void TestViews::analysisIsLoggedAndRestored() {
+    // an analysis is kept in the experiment log; opening the same weights again
+    // (a new window, a later session) shows it without analysing again
+    QTemporaryDir dir;
+    gui::MainWindowOptions o = smallOptions();
+    o.databasePath = dir.filePath(QStringLiteral("log.sqlite"));
+    std::vector<double> first;
+    {
+        gui::MainWindow w(o);
+        QSignalSpy loaded(&w, &gui::MainWindow::modelLoaded);
+        QSignalSpy analysed(&w, &gui::MainWindow::analysisFinished);
+        w.loadDemo();
+        QVERIFY(loaded.wait(120000));
+        QVERIFY(!w.tableModel()->report());  // a fresh log: nothing to restore
+        w.setCalibration(4, 96);
+        QVERIFY(w.startAnalysis());
+        QVERIFY(analysed.wait(300000));
+        QVERIFY(w.tableModel()->report());
+        for (int r = 0; r < w.tableModel()->rowCount(); ++r) first.push_back(w.tableModel()->sensitivity(r).value());
+        QVERIFY(w.store()->latestSensitivityReport(QString::fromStdString(w.loaded()->hash)).has_value());
+    }
+    gui::MainWindow w(o);
+    QSignalSpy loaded(&w, &gui::MainWindow::modelLoaded);
+    w.loadDemo();
+    QVERIFY(loaded.wait(120000));
+    QVERIFY(w.tableModel()->report());
+    QVERIFY2(w.statusText().startsWith(QStringLiteral("Restored the analysis of ")), qPrintable(w.statusText()));
+    QCOMPARE(int(first.size()), w.tableModel()->rowCount());
+    for (int r = 0; r < w.tableModel()->rowCount(); ++r) QCOMPARE(w.tableModel()->sensitivity(r).value(), first[size_t(r)]);
+    QCOMPARE(w.tableModel()->report()->calib.seqlen, 96);  // the analysis' calibration, also for the next runs
+    QVERIFY(w.heatmap()->report() == w.tableModel()->report());
+    QVERIFY(w.autoAssign(3.0));  // usable as if just analysed
 }
 
 void TestViews::exportModelFromTheWindow() {

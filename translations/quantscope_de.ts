@@ -849,6 +849,22 @@ der Lauf ist beendet (seine Ergebnisse sind protokolliert), aber das Modell wurd
         <source>&apos;%1&apos; cannot be set on a layer (integer widths are 2 to 8 bits)</source>
         <translation>&apos;%1&apos; kann nicht auf eine Schicht gesetzt werden (Ganzzahlbreiten sind 2 bis 8 Bit)</translation>
     </message>
+    <message>
+        <source>The experiment log could not record the analysis: %1</source>
+        <translation>Das Experiment-Protokoll konnte die Analyse nicht aufzeichnen: %1</translation>
+    </message>
+    <message>
+        <source>report %1 of %2</source>
+        <translation>Bericht %1 in %2</translation>
+    </message>
+    <message>
+        <source>Restored the analysis of %1 from the experiment log (report %2, %3 × %4 calibration tokens); Analyse to redo it.</source>
+        <translation>Analyse vom %1 aus dem Experiment-Protokoll wiederhergestellt (Bericht %2, %3 × %4 Kalibrierungs-Tokens); Analysieren wiederholt sie.</translation>
+    </message>
+    <message>
+        <source>The analysis in the experiment log could not be restored: %1</source>
+        <translation>Die Analyse im Experiment-Protokoll konnte nicht wiederhergestellt werden: %1</translation>
+    </message>
 </context>
 <context>
     <name>qs::gui::RunQueue</name>

@@ -849,6 +849,22 @@ the run finished (its results are logged) but the model was not written:
         <source>&apos;%1&apos; cannot be set on a layer (integer widths are 2 to 8 bits)</source>
         <translation>无法将“%1”设置到层上（整数位宽为 2 到 8 位）</translation>
     </message>
+    <message>
+        <source>The experiment log could not record the analysis: %1</source>
+        <translation>实验日志无法记录此次分析：%1</translation>
+    </message>
+    <message>
+        <source>report %1 of %2</source>
+        <translation>%2 中的报告 %1</translation>
+    </message>
+    <message>
+        <source>Restored the analysis of %1 from the experiment log (report %2, %3 × %4 calibration tokens); Analyse to redo it.</source>
+        <translation>已从实验日志恢复 %1 的分析（报告 %2，%3 × %4 个校准 token）；点击“分析”可重新分析。</translation>
+    </message>
+    <message>
+        <source>The analysis in the experiment log could not be restored: %1</source>
+        <translation>无法恢复实验日志中的分析：%1</translation>
+    </message>
 </context>
 <context>
     <name>qs::gui::RunQueue</name>

@@ -14,6 +14,7 @@
 #include <QDropEvent>
 #include <QEventLoop>
 #include <QFileDialog>
+#include <QDateTime>
 #include <QFileInfo>
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -629,8 +630,50 @@ void MainWindow::onLoaded() {
     modelLabel_->setToolTip((loaded_->demo ? tr("demo model (synthetic LLaMA)") : loaded_->label) + (loaded_->tokenizer ? QString() : QStringLiteral("\n") + loaded_->tokenizerError));
     setWindowTitle(tr("QuantScope — %1").arg(loaded_->demo ? tr("demo model") : QFileInfo(loaded_->label).fileName()));
     progressLabel_->setText(tr("Opened %1. Analyse to measure per-layer sensitivity.").arg(loaded_->demo ? tr("demo model (synthetic LLaMA)") : loaded_->label));
+    restoreAnalysis();
     updateActions();
     Q_EMIT modelLoaded(true);
+}
+
+void MainWindow::logAnalysis(const SensitivityReport& rep, const QString& calibName, const QString& calibHash) {
+    if (!store_ || !loaded_) return;
+    try {
+        const Model& m = *loaded_->model;
+        const int64_t modelId = store_->addModel(loaded_->demo ? m.path : QFileInfo(m.path).absoluteFilePath(),
+                                                 QString::fromStdString(loaded_->hash), m.format, m.config.toJson(), m.numParams());
+        const int64_t calibId = store_->addCalibrationSet(calibName, rep.calib.nsamples, rep.calib.seqlen, rep.calib.seed, calibHash);
+        QJsonObject j = rep.toJson();
+        j.insert(QStringLiteral("calibration_text"), calibPath_);  // "" = the demo's own text
+        store_->addSensitivityReport(modelId, calibId, QStringLiteral("gui analysis"), j);
+    } catch (const std::exception& e) {
+        progressLabel_->setText(tr("The experiment log could not record the analysis: %1").arg(QString::fromUtf8(e.what())));
+    }
+}
+
+bool MainWindow::restoreAnalysis() {
+    if (!store_ || !loaded_) return false;
+    try {
+        const auto ref = store_->latestSensitivityReport(QString::fromStdString(loaded_->hash));
+        if (!ref) return false;
+        QJsonObject j = store_->sensitivityReport(ref->id);
+        const QString calibText = j.take(QStringLiteral("calibration_text")).toString();
+        auto rep = std::make_shared<const SensitivityReport>(SensitivityReport::fromJson(j, tr("report %1 of %2").arg(ref->id).arg(store_->path())));
+        table_->setReport(rep);
+        heatmap_->setReport(rep);
+        updateFrontier();
+        // runs calibrate on the analysis' text and window size, as after Analyse
+        if (!calibText.isEmpty() && QFileInfo(calibText).isFile()) calibPath_ = calibText;
+        setCalibration(rep->calib.nsamples, std::min(rep->calib.seqlen, seqlen_->maximum()));
+        progressLabel_->setText(tr("Restored the analysis of %1 from the experiment log (report %2, %3 × %4 calibration tokens); Analyse to redo it.")
+                                    .arg(QDateTime::fromString(ref->createdAt, Qt::ISODateWithMs).toLocalTime().toString(QStringLiteral("yyyy-MM-dd HH:mm")))
+                                    .arg(ref->id)
+                                    .arg(rep->calib.nsamples)
+                                    .arg(rep->calib.seqlen));
+        return true;
+    } catch (const std::exception& e) {
+        progressLabel_->setText(tr("The analysis in the experiment log could not be restored: %1").arg(QString::fromUtf8(e.what())));
+        return false;
+    }
 }
 
 void MainWindow::dragEnterEvent(QDragEnterEvent* e) {
@@ -708,6 +751,8 @@ bool MainWindow::startAnalysis(const QString& calibPath) {
             ctx.check();
             const std::vector<int> tokens = sampleCalibration(ids, calib);
             auto rep = std::make_shared<SensitivityReport>(analyzeSensitivity(*l->model, tokens, calib, sopt, ctx));
+            o.calibName = src.name;
+            o.calibHash = src.contentHash();
             o.report = std::move(rep);
         } catch (const Cancelled&) {
             o.cancelled = true;
@@ -753,6 +798,7 @@ void MainWindow::onAnalysed() {
                                 .arg(o.report->seconds, 0, 'f', 1)
                                 .arg(o.report->calib.nsamples)
                                 .arg(o.report->calib.seqlen));
+    logAnalysis(*o.report, o.calibName, o.calibHash);
     updateActions();
     Q_EMIT analysisFinished(true);
 }

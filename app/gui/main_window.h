@@ -91,6 +91,7 @@ struct AnalysisOutcome {
     std::shared_ptr<const SensitivityReport> report;
     QString error;
     bool cancelled = false;
+    QString calibName, calibHash;  // the calibration text as the experiment log records it
 };
 
 class MainWindow : public QMainWindow {
@@ -202,6 +203,12 @@ private:
     void buildRunPanel(QWidget* parent, QVBoxLayout* into);
     void openStore();
     bool prepareRun(RunRequest& r, QString* why) const;
+    /// Records a finished analysis in the experiment log (sensitivity_reports),
+    /// with the calibration text's path so a restore can reuse it.
+    void logAnalysis(const SensitivityReport& rep, const QString& calibName, const QString& calibHash);
+    /// On opening a model: the newest analysis of the same weights (content hash)
+    /// from the log, shown as if just analysed. Returns whether one was restored.
+    bool restoreAnalysis();
     /// The table's recipe (canonical) and label into `r`, then prepareRun; shows
     /// the reason under `errorTitle` when it cannot run.
     bool prepareTableRun(RunRequest& r, const QString& errorTitle);

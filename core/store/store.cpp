@@ -836,6 +836,15 @@ QJsonObject ExperimentStore::sensitivityReport(int64_t id) {
                             "cannot read the sensitivity report"));
 }
 
+std::optional<ExperimentStore::ReportRef> ExperimentStore::latestSensitivityReport(const QString& modelHash) {
+    QSqlQuery q = exec(db_, path_,
+                       QStringLiteral("SELECT s.id, s.created_at FROM sensitivity_reports s JOIN models m ON m.id = s.model_id "
+                                      "WHERE m.content_hash = ? ORDER BY s.id DESC LIMIT 1"),
+                       {modelHash}, "cannot look up the model's sensitivity reports");
+    if (!q.next()) return std::nullopt;
+    return ReportRef{q.value(0).toLongLong(), q.value(1).toString()};
+}
+
 std::vector<int64_t> ExperimentStore::sensitivityReports(int64_t modelId) {
     QSqlQuery q = exec(db_, path_, QStringLiteral("SELECT id FROM sensitivity_reports WHERE model_id = ? ORDER BY id DESC"),
                        {qint64(modelId)}, "cannot list the sensitivity reports");

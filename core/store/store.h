@@ -198,6 +198,13 @@ public:
     /// Report JSON by id (empty object when absent) and the ids for a model, newest first.
     QJsonObject sensitivityReport(int64_t id);
     std::vector<int64_t> sensitivityReports(int64_t modelId);
+    /// The newest sensitivity report of any model row with this content hash (the
+    /// same weights opened from anywhere): id and creation time (UTC, ISO 8601).
+    struct ReportRef {
+        int64_t id = 0;
+        QString createdAt;
+    };
+    std::optional<ReportRef> latestSensitivityReport(const QString& modelHash);
 
     /// Marks runs of dead processes on this host as "interrupted"; returns how many.
     int markInterruptedRuns();

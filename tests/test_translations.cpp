@@ -100,6 +100,8 @@ bool technical(const QString& s) {
     static const QRegularExpression re(QStringLiteral(
         "^(QuantScope|PPL|GPTQ|AWQ|RTN|SmoothQuant|OpenCL|CPU|SQLite|JSON|fp16|float|"
         "(int\\d+(-g\\d+)?|mx(int|fp)\\d+(_e\\dm\\d)?)(,\\s*(int\\d+(-g\\d+)?|mx(int|fp)\\d+(_e\\dm\\d)?))*|"
+        // method names (as --method and recipes spell them), e.g. in Edit → Set method
+        "((smoothquant|awq)\\+)*(rtn|gptq|boa|mgptq|none)|"
         "[\\d.,\\s]+)$"));
     // the compute backend's own report (opencl/, English like core's messages) in the status bar
     static const QRegularExpression backend(QStringLiteral("^OpenCL: using device "));

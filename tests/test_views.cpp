@@ -139,6 +139,7 @@ private Q_SLOTS:
     void recipeRoundTrip();
     void importedRecipeWithMethodsAndUndo();
     void mgptqRowsShowTheirTargetAndBecomeGptqWhenSet();
+    void setMethodsOnRows();
     void sensitivityColumnsFromReport();
     void delegateEditsThroughTheView();
     void proxySortsNumericallyAndFilters();
@@ -373,6 +374,43 @@ void TestViews::mgptqRowsShowTheirTargetAndBecomeGptqWhenSet() {
     t.undoStack()->undo();
     QCOMPARE(t.index(up, LayerTableModel::ColMethod).data().toString(), QStringLiteral("awq+mgptq"));
     QCOMPARE(t.bitsPerWeight(up), mixedBits);
+}
+
+void TestViews::setMethodsOnRows() {
+    // the method of several rows, formats kept, one undo step each
+    LayerTableModel t;
+    t.setModel(*demo().model);
+    const auto start = allPlans(t);
+    const int q0 = t.rowOf("model.layers.0.self_attn.q_proj"), up1 = t.rowOf("model.layers.1.mlp.up_proj");
+    QVERIFY(t.setFormats({up1}, fmt("int3-g128")));
+    QCOMPARE(t.setMethods({q0, up1}, QStringLiteral("boa")), QString());
+    QCOMPARE(t.index(q0, LayerTableModel::ColMethod).data().toString(), QStringLiteral("boa"));
+    QCOMPARE(t.format(q0), fmt("int4-g128"));
+    QCOMPARE(t.setMethods({q0}, QStringLiteral("awq+gptq")), QString());
+    QCOMPARE(t.index(q0, LayerTableModel::ColMethod).data().toString(), QStringLiteral("awq+gptq"));
+    QVERIFY(t.row(q0).plan.awq);
+    // MG-PTQ: the row's current size as the target, widths mixed per group of its format
+    const double bits = t.bitsPerWeight(up1);
+    QCOMPARE(t.setMethods({up1}, QStringLiteral("mgptq")), QString());
+    QCOMPARE(t.row(up1).plan.method, QuantMethod::Mgptq);
+    QCOMPARE(t.row(up1).plan.mgptq.targetBits, bits);
+    QVERIFY(t.bitsPerWeight(up1) <= bits + 1e-12);
+    QVERIFY(t.index(up1, LayerTableModel::ColFormat).data().toString().startsWith(QStringLiteral("mgptq <= ")));
+    QVERIFY(mgptqPlanError(t.row(up1).plan, t.row(up1).inFeatures).empty());
+    // per-channel formats have no groups to mix: int<bits>-g64 first
+    QVERIFY(t.setFormats({q0}, fmt("int3")));
+    QCOMPARE(t.setMethods({q0}, QStringLiteral("mgptq")), QString());
+    QCOMPARE(t.row(q0).plan.weight.groupSize, 64);
+    // float, then an unknown method: a message, nothing changed
+    QCOMPARE(t.setMethods({q0}, QStringLiteral("none")), QString());
+    QCOMPARE(t.bitsPerWeight(q0), 16.0);
+    const int steps = t.undoStack()->count();
+    const QString err = t.setMethods({q0, up1}, QStringLiteral("gptq+awq"));
+    QVERIFY2(err.contains(QStringLiteral("out of order")), qPrintable(err));
+    QCOMPARE(t.undoStack()->count(), steps);
+    QVERIFY(!t.setMethods({q0}, QStringLiteral("qat")).isEmpty());
+    while (t.undoStack()->canUndo()) t.undoStack()->undo();
+    QCOMPARE(allPlans(t), start);
 }
 
 void TestViews::importedRecipeWithMethodsAndUndo() {
@@ -740,6 +778,21 @@ void TestViews::mainWindowJobs() {
     apply->click();
     QCOMPARE(undo->count(), s2 + 1);
     for (int pr : {0, 5, 9}) QCOMPARE(w.tableModel()->format(w.proxyModel()->mapToSource(w.proxyModel()->index(pr, 0)).row()), fmt("mxfp4"));
+    // Edit → Set method of selected rows → boa: the selected rows, formats kept
+    {
+        QAction* boa = nullptr;
+        for (QAction* a : w.findChildren<QAction*>())
+            if (a->text() == QStringLiteral("boa")) boa = a;
+        QVERIFY(boa);
+        boa->trigger();
+        QCOMPARE(undo->count(), s2 + 2);
+        for (int pr : {0, 5, 9}) {
+            const int r = w.proxyModel()->mapToSource(w.proxyModel()->index(pr, 0)).row();
+            QCOMPARE(w.tableModel()->index(r, views::LayerTableModel::ColMethod).data().toString(), QStringLiteral("boa"));
+            QCOMPARE(w.tableModel()->format(r), fmt("mxfp4"));
+        }
+        undo->undo();
+    }
     // the exporters' grids are offered, and any other format can be typed
     QVERIFY(combo->findText(QStringLiteral("gguf_q4_0")) >= 0);
     QVERIFY(combo->findText(QStringLiteral("int4-g128-f16")) >= 0);

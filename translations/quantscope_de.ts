@@ -865,6 +865,34 @@ der Lauf ist beendet (seine Ergebnisse sind protokolliert), aber das Modell wurd
         <source>The analysis in the experiment log could not be restored: %1</source>
         <translation>Die Analyse im Experiment-Protokoll konnte nicht wiederhergestellt werden: %1</translation>
     </message>
+    <message>
+        <source>Set &amp;method of selected rows</source>
+        <translation>&amp;Methode der ausgewählten Zeilen setzen</translation>
+    </message>
+    <message>
+        <source>mgptq: widths mixed per column group at the row&apos;s current bits per weight; none: keep the layer in float</source>
+        <translation>mgptq: Breiten pro Spaltengruppe gemischt bei den aktuellen Bits pro Gewicht der Zeile; none: die Schicht in Float belassen</translation>
+    </message>
+    <message>
+        <source>Set method</source>
+        <translation>Methode setzen</translation>
+    </message>
+    <message>
+        <source>Select the layers first.</source>
+        <translation>Wählen Sie zuerst die Schichten aus.</translation>
+    </message>
+    <message>
+        <source>no rows selected</source>
+        <translation>keine Zeilen ausgewählt</translation>
+    </message>
+    <message>
+        <source>Set %1 layer(s) to method %2.</source>
+        <translation>%1 Schicht(en) auf Methode %2 gesetzt.</translation>
+    </message>
+    <message>
+        <source>none (keep in float)</source>
+        <translation>none (in Float belassen)</translation>
+    </message>
 </context>
 <context>
     <name>qs::gui::RunQueue</name>
@@ -1310,6 +1338,14 @@ relativer vorhergesagter Fehler = tr(ΔW H ΔWᵀ) / tr(W H Wᵀ). Referenz: der
     <message>
         <source>Set %1 layer(s) to %2</source>
         <translation>%1 Schicht(en) auf %2 setzen</translation>
+    </message>
+    <message>
+        <source>row %1 does not exist</source>
+        <translation>Zeile %1 existiert nicht</translation>
+    </message>
+    <message>
+        <source>Set %1 layer(s) to method %2</source>
+        <translation>%1 Schicht(en) auf Methode %2 setzen</translation>
     </message>
 </context>
 <context>

@@ -865,6 +865,34 @@ the run finished (its results are logged) but the model was not written:
         <source>The analysis in the experiment log could not be restored: %1</source>
         <translation>无法恢复实验日志中的分析：%1</translation>
     </message>
+    <message>
+        <source>Set &amp;method of selected rows</source>
+        <translation>设置选中行的方法(&amp;M)</translation>
+    </message>
+    <message>
+        <source>mgptq: widths mixed per column group at the row&apos;s current bits per weight; none: keep the layer in float</source>
+        <translation>mgptq：按列组混合位宽，保持该行当前的每权重位数；none：该层保持浮点</translation>
+    </message>
+    <message>
+        <source>Set method</source>
+        <translation>设置方法</translation>
+    </message>
+    <message>
+        <source>Select the layers first.</source>
+        <translation>请先选择层。</translation>
+    </message>
+    <message>
+        <source>no rows selected</source>
+        <translation>未选择任何行</translation>
+    </message>
+    <message>
+        <source>Set %1 layer(s) to method %2.</source>
+        <translation>已将 %1 个层设置为方法 %2。</translation>
+    </message>
+    <message>
+        <source>none (keep in float)</source>
+        <translation>none（保持浮点）</translation>
+    </message>
 </context>
 <context>
     <name>qs::gui::RunQueue</name>
@@ -1310,6 +1338,14 @@ relative predicted error = tr(ΔW H ΔWᵀ) / tr(W H Wᵀ). Reference: the repor
     <message>
         <source>Set %1 layer(s) to %2</source>
         <translation>将 %1 层设为 %2</translation>
+    </message>
+    <message>
+        <source>row %1 does not exist</source>
+        <translation>第 %1 行不存在</translation>
+    </message>
+    <message>
+        <source>Set %1 layer(s) to method %2</source>
+        <translation>将 %1 个层设置为方法 %2</translation>
     </message>
 </context>
 <context>

@@ -356,6 +356,33 @@ bool LayerTableModel::setData(const QModelIndex& index, const QVariant& value, i
                       tr("Set %1 to %2").arg(QString::fromStdString(row(index.row()).name), QString::fromStdString(f->name())));
 }
 
+QString LayerTableModel::setMethods(const QList<int>& rows, const QString& method) {
+    std::vector<int> changed;
+    std::vector<LayerPlan> after;
+    for (int r : rows) {
+        if (r < 0 || r >= rowCount()) return tr("row %1 does not exist").arg(r);
+        const LayerPlan& before = row(r).plan;
+        LayerPlan p = before;
+        if (const std::string e = parseMethodInto(method.trimmed().toStdString(), p); !e.empty()) return QString::fromStdString(e);
+        if (p.method == QuantMethod::Mgptq && before.method != QuantMethod::Mgptq) {
+            p.mgptq = MgptqOptions{};
+            p.mgptq.targetBits = bitsPerWeight(r);  // same size, widths mixed per column group
+            if (p.weight.kind != FormatKind::Int || p.weight.groupSize <= 0)
+                p.weight = QuantFormat{FormatKind::Int, std::clamp(p.weight.bits, 2, 8), false, 64};
+            if (const std::string e = mgptqPlanError(p, row(r).inFeatures); !e.empty())
+                return QStringLiteral("%1: %2").arg(QString::fromStdString(row(r).name), QString::fromStdString(e));
+        } else if (p.method != QuantMethod::Mgptq) {
+            p.mgptq = MgptqOptions{};
+        }
+        if (Recipe::planJson(p) == Recipe::planJson(before)) continue;
+        changed.push_back(r);
+        after.push_back(p);
+    }
+    if (!changed.empty())
+        pushPlans(std::move(changed), std::move(after), tr("Set %1 layer(s) to method %2").arg(rows.size()).arg(method.trimmed()), nullptr);
+    return {};
+}
+
 bool LayerTableModel::setFormats(const QList<int>& rows, const QuantFormat& f, const QString& text) {
     std::vector<std::pair<int, QuantFormat>> changes;
     for (int r : rows) changes.emplace_back(r, f);

@@ -145,6 +145,14 @@ public:
     bool setFormats(const QList<int>& rows, const QuantFormat& f, const QString& text = {});
     /// Per-row formats (an allocation): one undo step.
     bool setFormatsPerRow(const std::vector<std::pair<int, QuantFormat>>& changes, const QString& text);
+    /// One method (as --method: "gptq", "boa", "awq+gptq", "smoothquant+gptq",
+    /// "mgptq", "none", ...) on several rows, formats kept: one undo step. A row
+    /// leaving MG-PTQ drops its MG-PTQ options; a row entering it gets its current
+    /// bits per weight as the target (the same size, widths mixed per group of its
+    /// format; a format without groups becomes int<bits>-g64 first). Returns an
+    /// empty string, or why nothing was changed (unknown method, a row MG-PTQ
+    /// cannot plan).
+    QString setMethods(const QList<int>& rows, const QString& method);
     /// Every row := recipe.planFor(name), and the recipe becomes the table's base
     /// (its defaults, calibration, description, lm_head/embed_tokens): one undo step.
     void applyRecipe(const Recipe& recipe, const QString& text);

@@ -23,6 +23,7 @@
 #include <QLineEdit>
 #include <QLocale>
 #include <QMenuBar>
+#include <QMenu>
 #include <QMessageBox>
 #include <QMimeData>
 #include <QProgressBar>
@@ -176,6 +177,16 @@ void MainWindow::buildUi() {
     QMenu* edit = menuBar()->addMenu(tr("&Edit"));
     edit->addAction(undoAct);
     edit->addAction(redoAct);
+    edit->addSeparator();
+    // the method of the selected rows (also the table's context menu); formats are kept
+    methodMenu_ = edit->addMenu(tr("Set &method of selected rows"));
+    for (const char* m : {"rtn", "gptq", "boa", "awq+gptq", "smoothquant+gptq", "smoothquant+awq+gptq", "mgptq", "awq+mgptq", "none"}) {
+        const QString name = QString::fromLatin1(m);
+        const QString text = name == QLatin1String("none") ? tr("none (keep in float)") : name;  // the others: method names
+        connect(methodMenu_->addAction(text), &QAction::triggered, this, [this, name] { setMethodOfSelection(name); });
+    }
+    methodMenu_->setToolTipsVisible(true);
+    methodMenu_->setToolTip(tr("mgptq: widths mixed per column group at the row's current bits per weight; none: keep the layer in float"));
     edit->addSeparator();
     copyAct_ = edit->addAction(tr("&Copy recipe"), this, &MainWindow::copyRecipe);
     copyAct_->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_C));
@@ -344,6 +355,14 @@ void MainWindow::buildUi() {
                       int(LayerTableModel::ColErrorAtFormat), int(LayerTableModel::ColOutlier)})
             h->moveSection(h->visualIndex(c), to++);
     }
+
+    view_->setContextMenuPolicy(Qt::CustomContextMenu);
+    connect(view_, &QWidget::customContextMenuRequested, this, [this](const QPoint& pos) {
+        if (view_->selectionModel()->selectedRows().isEmpty()) return;
+        QMenu menu(this);
+        menu.addMenu(methodMenu_);
+        menu.exec(view_->viewport()->mapToGlobal(pos));
+    });
 
     chart_ = new views::SensitivityChart(this);
     chart_->setTableModel(table_);
@@ -820,6 +839,21 @@ void MainWindow::applyToSelection() {
         return;
     }
     progressLabel_->setText(tr("Set %1 layer(s) to %2.").arg(rows.size()).arg(formatCombo_->currentText()));
+}
+
+QString MainWindow::setMethodOfSelection(const QString& method) {
+    const QList<int> rows = proxy_->sourceRows(view_->selectionModel()->selectedRows());
+    if (rows.isEmpty()) {
+        showError(tr("Set method"), tr("Select the layers first."));
+        return tr("no rows selected");
+    }
+    const QString err = table_->setMethods(rows, method);
+    if (!err.isEmpty()) {
+        showError(tr("Set method"), err);
+        return err;
+    }
+    progressLabel_->setText(tr("Set %1 layer(s) to method %2.").arg(rows.size()).arg(method));
+    return {};
 }
 
 bool MainWindow::autoAssign(double budgetBits) {

@@ -130,6 +130,10 @@ public Q_SLOTS:
     /// candidates (cost: the block-output error when the report measured it, else
     /// the predicted error), applied to the table as one undo step.
     bool autoAssign(double budgetBits);
+    /// Sets the method ("gptq", "boa", "awq+gptq", "mgptq", "none", ...) of the
+    /// selected rows, formats kept (one undo step). Returns why not (message shown),
+    /// or an empty string.
+    QString setMethodOfSelection(const QString& method);
     bool importRecipe(const QString& path);
     bool exportRecipe(const QString& path);
     /// Queues a quantize + evaluate run of the table's current recipe (experiment
@@ -276,6 +280,7 @@ private:
     QAction* importAct_ = nullptr;
     QAction* exportAct_ = nullptr;
     QAction* exportModelAct_ = nullptr;
+    QMenu* methodMenu_ = nullptr;
 };
 
 /// `quantscope --screenshot`: builds the demo model, runs the analysis, the

@@ -206,16 +206,34 @@ QString compareModels(const Model& back, const Model& q, bool signedZeros = true
 
 // ------------------------------------------------------------------ dumps for check_gguf.py
 
-/// Writes `gguf` next to a raw float32 dump of the evaluated weights (Model row
-/// order) and a manifest entry, for the independent numpy reader.
-class CheckDump {
+/// A directory of dumps for one of the numpy checkers (tests/tools): emptied when
+/// created; manifest.json lists the cases and is rewritten after each one.
+class ManifestDir {
 public:
-    CheckDump() {
-        dir_ = QStringLiteral(QS_EXPORT_CHECK_DIR);
+    explicit ManifestDir(const QString& dir) : dir_(dir) {
         QDir(dir_).removeRecursively();
         QDir().mkpath(dir_);
     }
     QString path(const QString& name) const { return dir_ + QLatin1Char('/') + name; }
+
+protected:
+    void addCase(const QJsonObject& c) {
+        cases_.append(c);
+        QFile mf(path(QStringLiteral("manifest.json")));
+        if (!mf.open(QIODevice::WriteOnly)) qFatal("cannot write manifest");
+        mf.write(QJsonDocument(QJsonObject{{QStringLiteral("cases"), cases_}}).toJson());
+    }
+
+private:
+    QString dir_;
+    QJsonArray cases_;
+};
+
+/// Writes `gguf` next to a raw float32 dump of the evaluated weights (Model row
+/// order) and a manifest entry, for the independent numpy reader.
+class CheckDump : public ManifestDir {
+public:
+    CheckDump() : ManifestDir(QStringLiteral(QS_EXPORT_CHECK_DIR)) {}
     /// Records the expectations of `name`.gguf (already written at path(name + ".gguf")).
     void add(const QString& name, const Model& q, const GgufExportResult& r) {
         QFile f(path(name + QStringLiteral(".f32")));
@@ -250,7 +268,7 @@ public:
                 put(*byName.at(p + names[k] + ".weight"), b.linears[k].weightMatrix(), perm);
             }
         }
-        cases_.append(QJsonObject{{QStringLiteral("gguf"), name + QStringLiteral(".gguf")},
+        addCase(QJsonObject{{QStringLiteral("gguf"), name + QStringLiteral(".gguf")},
                                   {QStringLiteral("weights"), name + QStringLiteral(".f32")},
                                   {QStringLiteral("n_layer"), int(q.blocks.size())},
                                   {QStringLiteral("n_head"), q.config.numHeads},
@@ -259,14 +277,7 @@ public:
                                   {QStringLiteral("n_ff"), q.config.intermediateSize},
                                   {QStringLiteral("n_vocab"), q.config.vocabSize},
                                   {QStringLiteral("tensors"), tensors}});
-        QFile mf(path(QStringLiteral("manifest.json")));
-        if (!mf.open(QIODevice::WriteOnly)) qFatal("cannot write manifest");
-        mf.write(QJsonDocument(QJsonObject{{QStringLiteral("cases"), cases_}}).toJson());
     }
-
-private:
-    QString dir_;
-    QJsonArray cases_;
 };
 
 CheckDump& dump() {
@@ -276,14 +287,9 @@ CheckDump& dump() {
 
 /// The same for GPTQ-packed checkpoints (QS_EXPORT_CHECK_DIR/gptq, for check_gptq_packed.py):
 /// the evaluated weights of every linear, in the checkpoint's own (HF) row order.
-class GptqDump {
+class GptqDump : public ManifestDir {
 public:
-    GptqDump() {
-        dir_ = QStringLiteral(QS_EXPORT_CHECK_DIR "/gptq");
-        QDir(dir_).removeRecursively();
-        QDir().mkpath(dir_);
-    }
-    QString path(const QString& name) const { return dir_ + QLatin1Char('/') + name; }
+    GptqDump() : ManifestDir(QStringLiteral(QS_EXPORT_CHECK_DIR "/gptq")) {}
     void add(const QString& name, const Model& q, const GptqPackedResult& r) {
         QFile f(path(name + QStringLiteral(".f32")));
         if (!f.open(QIODevice::WriteOnly)) qFatal("cannot write dump");
@@ -297,21 +303,14 @@ public:
                                        {QStringLiteral("offset"), offset}});
             offset += qint64(w.size());
         }
-        cases_.append(QJsonObject{{QStringLiteral("dir"), name},
+        addCase(QJsonObject{{QStringLiteral("dir"), name},
                                   {QStringLiteral("weights"), name + QStringLiteral(".f32")},
                                   {QStringLiteral("bits"), r.bits},
                                   {QStringLiteral("group_size"), r.groupSize},
                                   {QStringLiteral("sym"), r.sym},
                                   {QStringLiteral("desc_act"), r.descAct},
                                   {QStringLiteral("linears"), linears}});
-        QFile mf(path(QStringLiteral("manifest.json")));
-        if (!mf.open(QIODevice::WriteOnly)) qFatal("cannot write manifest");
-        mf.write(QJsonDocument(QJsonObject{{QStringLiteral("cases"), cases_}}).toJson());
     }
-
-private:
-    QString dir_;
-    QJsonArray cases_;
 };
 
 GptqDump& gptqDump() {

@@ -1274,6 +1274,13 @@ void TestViews::exportModelFromTheWindow() {
         QCOMPARE(statusOf(f.runId), QStringLiteral("finished · export failed"));
     }
     QCOMPARE(w.jobModel()->rowCount(), 2);
+    // a GPTQ checkpoint into a directory that is not empty: refused before anything runs
+    req.format = QStringLiteral("gptq");
+    req.out = dir.path();
+    QCOMPARE(w.exportModel(req), 0);
+    QCOMPARE(errors.size(), 2);
+    QVERIFY2(errors.last().at(1).toString().contains(QStringLiteral("not an empty directory")), qPrintable(errors.last().at(1).toString()));
+    QCOMPARE(w.jobModel()->rowCount(), 2);
 
     // the exported file opens in the window like any checkpoint, with its embedded tokenizer
     w.openModel(file);

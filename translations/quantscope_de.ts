@@ -893,6 +893,22 @@ der Lauf ist beendet (seine Ergebnisse sind protokolliert), aber das Modell wurd
         <source>none (keep in float)</source>
         <translation>none (in Float belassen)</translation>
     </message>
+    <message>
+        <source>%1 already exists and is not an empty directory; choose a new directory for the checkpoint.</source>
+        <translation>%1 existiert bereits und ist kein leeres Verzeichnis; wählen Sie ein neues Verzeichnis für den Checkpoint.</translation>
+    </message>
+    <message>
+        <source>%1 is a directory; give the .gguf file to write.</source>
+        <translation>%1 ist ein Verzeichnis; geben Sie die zu schreibende .gguf-Datei an.</translation>
+    </message>
+    <message>
+        <source>Export model</source>
+        <translation>Modell exportieren</translation>
+    </message>
+    <message>
+        <source>%1 exists. Replace it when the export is written?</source>
+        <translation>%1 existiert. Beim Schreiben des Exports ersetzen?</translation>
+    </message>
 </context>
 <context>
     <name>qs::gui::RunQueue</name>

@@ -893,6 +893,22 @@ the run finished (its results are logged) but the model was not written:
         <source>none (keep in float)</source>
         <translation>none（保持浮点）</translation>
     </message>
+    <message>
+        <source>%1 already exists and is not an empty directory; choose a new directory for the checkpoint.</source>
+        <translation>%1 已存在且不是空目录；请为检查点选择一个新目录。</translation>
+    </message>
+    <message>
+        <source>%1 is a directory; give the .gguf file to write.</source>
+        <translation>%1 是一个目录；请指定要写入的 .gguf 文件。</translation>
+    </message>
+    <message>
+        <source>Export model</source>
+        <translation>导出模型</translation>
+    </message>
+    <message>
+        <source>%1 exists. Replace it when the export is written?</source>
+        <translation>%1 已存在。写出导出文件时替换它吗？</translation>
+    </message>
 </context>
 <context>
     <name>qs::gui::RunQueue</name>

@@ -15,6 +15,7 @@
 #include <QEventLoop>
 #include <QFileDialog>
 #include <QDateTime>
+#include <QDir>
 #include <QFileInfo>
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -1174,6 +1175,16 @@ int MainWindow::runCurrent() {
 }
 
 int MainWindow::exportModel(const VerifiedExportRequest& req) {
+    // what the writer would refuse only after the whole run
+    const QFileInfo target(req.out);
+    if (req.format == QLatin1String("gptq") && target.exists() && !(target.isDir() && QDir(req.out).isEmpty())) {
+        showError(tr("Cannot export"), tr("%1 already exists and is not an empty directory; choose a new directory for the checkpoint.").arg(req.out));
+        return 0;
+    }
+    if (req.format == QLatin1String("gguf") && target.isDir()) {
+        showError(tr("Cannot export"), tr("%1 is a directory; give the .gguf file to write.").arg(req.out));
+        return 0;
+    }
     RunRequest r;
     if (!prepareTableRun(r, tr("Cannot export"))) return 0;
     r.exportTo = req;
@@ -1189,6 +1200,10 @@ void MainWindow::chooseAndExportModel() {
     ExportModelDialog dlg(lastDir_, this);
     if (dlg.exec() != QDialog::Accepted) return;
     lastDir_ = QFileInfo(dlg.path()).absolutePath();
+    if (dlg.format() == QLatin1String("gguf") && QFileInfo(dlg.path()).isFile() &&
+        QMessageBox::question(this, tr("Export model"), tr("%1 exists. Replace it when the export is written?").arg(dlg.path())) !=
+            QMessageBox::Yes)
+        return;
     VerifiedExportRequest req;
     req.format = dlg.format();
     req.out = QFileInfo(dlg.path()).absoluteFilePath();

@@ -1098,12 +1098,27 @@ private Q_SLOTS:
         r = test::runCli({"export", "--model", model, "--recipe", recipe, "--format", "gguf", "--out", q2, "--device", "cpu"});
         QCOMPARE(r.code, 2);
         QVERIFY2(r.err.contains("model.layers.0.self_attn.q_proj (int4-g64)"), r.err.constData());
-        // quantize --export-gguf of such a recipe: the command fails, the run is logged with its results and the error
+        // quantize --export-gguf of such a recipe: refused before anything is quantized or logged
+        const int runsBefore = int(ExperimentStore(db).listRuns().size());
         r = test::runCli({"quantize", "--model", model, "--calib", data, "--recipe", recipe, "--eval", data, "--eval-seqlen", "256",
                           "--max-windows", "2", "--export-gguf", q2 + QStringLiteral(".bad.gguf"), "--db", db, "--device", "cpu"});
         QCOMPARE(r.code, 2);
-        QVERIFY2(r.err.contains("only the export failed"), r.err.constData());
+        QVERIFY2(r.err.contains("model.layers.0.self_attn.q_proj (int4-g64)") && r.err.contains("as the recipe plans them"), r.err.constData());
+        QCOMPARE(int(ExperimentStore(db).listRuns().size()), runsBefore);
         QVERIFY(!QFileInfo::exists(q2 + QStringLiteral(".bad.gguf")));
+        // an export that fails after the run (here: the file cannot be written): the command fails,
+        // the run is logged with its results and the export's error
+        const QString q8recipe = tmp.filePath(QStringLiteral("q8.json"));
+        QFile rf3(q8recipe);
+        QVERIFY(rf3.open(QIODevice::WriteOnly));
+        rf3.write("{\"quantscope_recipe\": 1, \"defaults\": {\"method\": \"rtn\", \"wformat\": \"gguf_q8_0\"}}");
+        rf3.close();
+        const QString unwritable = tmp.filePath(QStringLiteral("no-such-dir/x.gguf"));
+        r = test::runCli({"quantize", "--model", model, "--calib", data, "--recipe", q8recipe, "--eval", data, "--eval-seqlen", "256",
+                          "--max-windows", "2", "--export-gguf", unwritable, "--db", db, "--device", "cpu"});
+        QCOMPARE(r.code, 2);
+        QVERIFY2(r.err.contains("only the export failed"), r.err.constData());
+        QVERIFY(!QFileInfo::exists(unwritable));
         {
             ExperimentStore store(db);
             const RunRecord last = store.listRuns().front();
@@ -1111,7 +1126,7 @@ private Q_SLOTS:
             QCOMPARE(int(last.datasets.size()), 1);
             const QJsonObject ex = last.params.value(QStringLiteral("export")).toObject();
             QVERIFY(!ex.value(QStringLiteral("written")).toBool());
-            QVERIFY2(ex.value(QStringLiteral("error")).toString().contains(QStringLiteral("int4-g64")), qPrintable(ex.value(QStringLiteral("error")).toString()));
+            QVERIFY2(ex.value(QStringLiteral("error")).toString().contains(unwritable), qPrintable(ex.value(QStringLiteral("error")).toString()));
             // and the earlier successful run recorded its file
             const QJsonObject ok = store.run(runId)->params.value(QStringLiteral("export")).toObject();
             QVERIFY(ok.value(QStringLiteral("written")).toBool());

@@ -1239,17 +1239,38 @@ void TestViews::exportModelFromTheWindow() {
         QCOMPARE(rec.params.value(QStringLiteral("command")).toString(), QStringLiteral("gui export"));
     }
 
-    // int3 has no GGUF type: the run ends with its results, the export says which layer, no file
+    // int3 has no GGUF type: refused before anything runs, naming the layers
     QVERIFY(w.tableModel()->setFormats(all, fmt("int3-g128")));
-    const QString bad = dir.filePath(QStringLiteral("int3.gguf"));
+    req.out = dir.filePath(QStringLiteral("int3.gguf"));
+    QCOMPARE(w.exportModel(req), 0);
+    QCOMPARE(errors.size(), 1);
+    QVERIFY2(errors.last().at(1).toString().contains(QStringLiteral("model.layers.0.self_attn.q_proj (int3-g128)")),
+             qPrintable(errors.last().at(1).toString()));
+    QCOMPARE(w.jobModel()->rowCount(), 1);
+    errors.clear();
+
+    // a GPTQ checkpoint holds one configuration: mixed widths are refused up front too
+    QVERIFY(w.tableModel()->setFormats(all, fmt("int4-g128-f16")));
+    QVERIFY(w.tableModel()->setFormats({0}, fmt("int3-g128-f16")));
+    req.format = QStringLiteral("gptq");
+    req.out = dir.filePath(QStringLiteral("mixed-gptq"));
+    QCOMPARE(w.exportModel(req), 0);
+    QVERIFY2(errors.last().at(1).toString().contains(QStringLiteral("one bits/group/sym configuration")),
+             qPrintable(errors.last().at(1).toString()));
+    errors.clear();
+
+    // an export that fails after the run (the file cannot be written): the run ends with its results,
+    // the export says why, no file
+    QVERIFY(w.tableModel()->setFormats(all, fmt("gguf_q8_0")));
+    req.format = QStringLiteral("gguf");
+    const QString bad = dir.filePath(QStringLiteral("no-such-dir/q8.gguf"));
     req.out = bad;
     QVERIFY(w.exportModel(req) > 0);
     QVERIFY(ended.wait(300000));
     const gui::RunDone f = w.runQueue()->done().back();
     QVERIFY(f.ok);
     QVERIFY(f.exported.isEmpty());
-    QVERIFY2(f.exportError.contains(QStringLiteral("model.layers.")) && f.exportError.contains(QStringLiteral("int3")),
-             qPrintable(f.exportError));
+    QVERIFY2(f.exportError.contains(bad), qPrintable(f.exportError));
     QVERIFY(!QFileInfo::exists(bad));
     {  // logged as finished with its results, and the export's error
         const RunRecord rec = *w.store()->run(f.runId);

@@ -909,6 +909,16 @@ der Lauf ist beendet (seine Ergebnisse sind protokolliert), aber das Modell wurd
         <source>%1 exists. Replace it when the export is written?</source>
         <translation>%1 existiert. Beim Schreiben des Exports ersetzen?</translation>
     </message>
+    <message>
+        <source>No GGUF type stores these layers exactly as the table plans them: %1.
+Use gguf_q8_0, gguf_q4_0, gguf_q4_1, mxfp4 or fp16 for them, or tick Re-quantize in the export dialog.</source>
+        <translation>Kein GGUF-Typ speichert diese Schichten exakt so, wie die Tabelle sie plant: %1.
+Verwenden Sie für sie gguf_q8_0, gguf_q4_0, gguf_q4_1, mxfp4 oder fp16, oder kreuzen Sie im Exportdialog „Neu quantisieren“ an.</translation>
+    </message>
+    <message>
+        <source>A GPTQ-packed checkpoint cannot hold this recipe: %1.</source>
+        <translation>Ein GPTQ-gepackter Checkpoint kann dieses Rezept nicht aufnehmen: %1.</translation>
+    </message>
 </context>
 <context>
     <name>qs::gui::RunQueue</name>

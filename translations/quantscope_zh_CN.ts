@@ -909,6 +909,16 @@ the run finished (its results are logged) but the model was not written:
         <source>%1 exists. Replace it when the export is written?</source>
         <translation>%1 已存在。写出导出文件时替换它吗？</translation>
     </message>
+    <message>
+        <source>No GGUF type stores these layers exactly as the table plans them: %1.
+Use gguf_q8_0, gguf_q4_0, gguf_q4_1, mxfp4 or fp16 for them, or tick Re-quantize in the export dialog.</source>
+        <translation>没有任何 GGUF 类型能按表格的计划精确存储这些层：%1。
+请为它们使用 gguf_q8_0、gguf_q4_0、gguf_q4_1、mxfp4 或 fp16，或在导出对话框中勾选“重新量化”。</translation>
+    </message>
+    <message>
+        <source>A GPTQ-packed checkpoint cannot hold this recipe: %1.</source>
+        <translation>GPTQ 打包的检查点无法容纳此配方：%1。</translation>
+    </message>
 </context>
 <context>
     <name>qs::gui::RunQueue</name>

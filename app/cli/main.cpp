@@ -638,6 +638,19 @@ int cmdQuantize(QCommandLineParser& p, RunLog& runLog, const ExportRequest* expo
     std::vector<std::string> evalTexts;  // read before the long run so a bad path fails fast
     for (const QString& e : evalPaths) evalTexts.push_back(loadText(e));
 
+    // an export the recipe cannot give losslessly is refused now, not after the quantization
+    if (const QString exportFormat = exportReq ? exportReq->format : p.isSet(QStringLiteral("export-gguf")) ? QStringLiteral("gguf") : QString();
+        !exportFormat.isEmpty()) {
+        const QStringList problems =
+            exportPlanProblems(exportFormat, plannedLayers(*l.model, recipe), p.isSet(QStringLiteral("allow-requantize")));
+        if (!problems.isEmpty())
+            throw Error(exportFormat == QLatin1String("gguf")
+                            ? QStringLiteral("GGUF export: no GGUF type stores these layers exactly as the recipe plans them: %1. Quantize "
+                                             "them in gguf_q8_0, gguf_q4_0, gguf_q4_1, mxfp4 or fp16, or pass --allow-requantize to "
+                                             "re-quantize them with RTN (the added error is reported per tensor)")
+                                  .arg(problems.join(QStringLiteral(", ")))
+                            : QStringLiteral("GPTQ-packed export: %1").arg(problems.join(QStringLiteral("; "))));
+    }
     const std::string hash = l.model->contentHash();
     runLog.begin(*l.model, hash, calibPath, calib, recipe, device.logLine());
     const QuantizeResult qr = quantizeModel(*l.model, calibTokens, calib, recipe.planFn(), stderrProgress(), recipe.outerPlans());

@@ -1187,6 +1187,17 @@ int MainWindow::exportModel(const VerifiedExportRequest& req) {
     }
     RunRequest r;
     if (!prepareTableRun(r, tr("Cannot export"))) return 0;
+    // what the table's recipe cannot give losslessly is said now, not after the run
+    if (const QStringList problems = exportPlanProblems(req.format, plannedLayers(*loaded_->model, r.recipe), req.allowRequantize);
+        !problems.isEmpty()) {
+        showError(tr("Cannot export"),
+                  (req.format == QLatin1String("gguf")
+                       ? tr("No GGUF type stores these layers exactly as the table plans them: %1.\nUse gguf_q8_0, gguf_q4_0, gguf_q4_1, "
+                            "mxfp4 or fp16 for them, or tick Re-quantize in the export dialog.")
+                       : tr("A GPTQ-packed checkpoint cannot hold this recipe: %1."))
+                      .arg(problems.join(QStringLiteral("; "))));
+        return 0;
+    }
     r.exportTo = req;
     r.exportTo->recipe = r.recipe.toJson();
     r.exportTo->inMemoryTokenizer = loaded_->demoTokenizer;

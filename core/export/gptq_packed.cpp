@@ -15,6 +15,7 @@
 #include <QSaveFile>
 
 #include "model/dtype.h"
+#include "export/verified_export.h"
 #include "util/error.h"
 
 namespace qs {
@@ -157,44 +158,18 @@ GptqPackedResult exportGptqPacked(const Model& model, const std::vector<LayerRes
     for (const LayerResult& r : layers) byName[r.name] = &r;
 
     // one Int format with fp16 scales for every linear (re-quantization onto it when allowed)
-    std::optional<QuantFormat> common;
-    QStringList problems;
+    std::vector<PlannedLayer> planned;
     for (const Linear* l : model.linears()) {
         auto it = byName.find(l->name);
-        if (it == byName.end() || it->second->format.kind == FormatKind::None) {
-            problems << QStringLiteral("%1 is not quantized").arg(qs8(l->name));
-            continue;
-        }
-        QuantFormat f = it->second->format;
-        if (f.kind != FormatKind::Int) {
-            problems << QStringLiteral("%1 (%2) is not an integer format").arg(qs8(l->name), qs8(f.name()));
-            continue;
-        }
-        if (f.bits != 2 && f.bits != 3 && f.bits != 4 && f.bits != 8) {
-            problems << QStringLiteral("%1 (%2): GPTQ checkpoints hold 2, 3, 4 or 8 bits").arg(qs8(l->name), qs8(f.name()));
-            continue;
-        }
-        if (!f.fp16Scale && !opt.allowRequantize) {
-            problems << QStringLiteral("%1 (%2) has float32 scales; quantize in %3 (fp16 scales, what GPTQ checkpoints store) or "
-                                       "pass --allow-requantize")
-                            .arg(qs8(l->name), qs8(f.name()), qs8(f.name() + "-f16"));
-            continue;
-        }
-        f.fp16Scale = true;
-        if (common && !(*common == f)) {
-            problems << QStringLiteral("%1 is %2 but other layers are %3: a GPTQ checkpoint has one bits/group/sym configuration")
-                            .arg(qs8(l->name), qs8(it->second->format.name()), qs8(common->name()));
-            continue;
-        }
-        common = f;
-        if (!packable(l->inFeatures, f.bits) || !packable(l->outFeatures, f.bits))
-            problems << QStringLiteral("%1 [%2 x %3] cannot be packed at %4 bits (in and out must be multiples of %5)")
-                            .arg(qs8(l->name)).arg(l->outFeatures).arg(l->inFeatures).arg(f.bits).arg(f.bits == 3 ? 32 : 32 / f.bits);
+        planned.push_back(it == byName.end() ? PlannedLayer{l->name, QuantMethod::None, QuantFormat{FormatKind::None, 0, false, 0},
+                                                             l->inFeatures, l->outFeatures}
+                                             : PlannedLayer{l->name, it->second->method, it->second->format, l->inFeatures, l->outFeatures});
     }
-    if (!problems.isEmpty())
+    if (const QStringList problems = exportPlanProblems(QStringLiteral("gptq"), planned, opt.allowRequantize); !problems.isEmpty())
         throw Error(QStringLiteral("GPTQ-packed export: %1").arg(problems.join(QStringLiteral("; "))));
-    if (!common) throw Error(QStringLiteral("GPTQ-packed export: the model has no linear layers"));
-    const QuantFormat F = *common;
+    QuantFormat common = planned.front().format;
+    common.fp16Scale = true;
+    const QuantFormat F = common;
     const int bits = F.bits, maxq = (1 << bits) - 1;
 
     GptqPackedResult res;

@@ -11,6 +11,74 @@
 
 namespace qs {
 
+std::vector<PlannedLayer> plannedLayers(const Model& model, const Recipe& recipe) {
+    std::vector<PlannedLayer> out;
+    for (const Linear* l : model.linears()) {
+        const LayerPlan p = recipe.planFor(l->name);
+        out.push_back(PlannedLayer{l->name, p.method, p.weight, l->inFeatures, l->outFeatures});
+    }
+    return out;
+}
+
+namespace {
+bool gptqPackable(int64_t n, int bits) { return bits == 3 ? n % 32 == 0 : (n * bits) % 32 == 0; }
+QString qs8(const std::string& s) { return QString::fromStdString(s); }
+}  // namespace
+
+QStringList exportPlanProblems(const QString& format, const std::vector<PlannedLayer>& layers, bool allowRequantize) {
+    QStringList problems;
+    if (format == QLatin1String("gguf")) {
+        if (allowRequantize) return problems;
+        for (const PlannedLayer& l : layers) {
+            if (l.method == QuantMethod::None) continue;  // float: F32
+            if (l.method == QuantMethod::Mgptq)
+                problems << QStringLiteral("%1 (MG-PTQ, widths per column group)").arg(qs8(l.name));
+            else if (!exactGgufType(l.format, l.inFeatures))
+                problems << QStringLiteral("%1 (%2)").arg(qs8(l.name), qs8(l.format.name()));
+        }
+        return problems;
+    }
+    if (format != QLatin1String("gptq")) return {QStringLiteral("unknown export format '%1' (expected gguf or gptq)").arg(format)};
+    std::optional<QuantFormat> common;
+    for (const PlannedLayer& l : layers) {
+        if (l.method == QuantMethod::None || l.format.kind == FormatKind::None) {
+            problems << QStringLiteral("%1 is not quantized").arg(qs8(l.name));
+            continue;
+        }
+        if (l.method == QuantMethod::Mgptq) {
+            problems << QStringLiteral("%1 is MG-PTQ: its widths vary per column group, a GPTQ checkpoint has one").arg(qs8(l.name));
+            continue;
+        }
+        QuantFormat f = l.format;
+        if (f.kind != FormatKind::Int) {
+            problems << QStringLiteral("%1 (%2) is not an integer format").arg(qs8(l.name), qs8(f.name()));
+            continue;
+        }
+        if (f.bits != 2 && f.bits != 3 && f.bits != 4 && f.bits != 8) {
+            problems << QStringLiteral("%1 (%2): GPTQ checkpoints hold 2, 3, 4 or 8 bits").arg(qs8(l.name), qs8(f.name()));
+            continue;
+        }
+        if (!f.fp16Scale && !allowRequantize) {
+            problems << QStringLiteral("%1 (%2) has float32 scales; quantize in %3 (fp16 scales, what GPTQ checkpoints store) or "
+                                       "pass --allow-requantize")
+                            .arg(qs8(l.name), qs8(f.name()), qs8(f.name() + "-f16"));
+            continue;
+        }
+        f.fp16Scale = true;
+        if (common && !(*common == f)) {
+            problems << QStringLiteral("%1 is %2 but other layers are %3: a GPTQ checkpoint has one bits/group/sym configuration")
+                            .arg(qs8(l.name), qs8(l.format.name()), qs8(common->name()));
+            continue;
+        }
+        common = f;
+        if (!gptqPackable(l.inFeatures, f.bits) || !gptqPackable(l.outFeatures, f.bits))
+            problems << QStringLiteral("%1 [%2 x %3] cannot be packed at %4 bits (in and out must be multiples of %5)")
+                            .arg(qs8(l.name)).arg(l.outFeatures).arg(l.inFeatures).arg(f.bits).arg(f.bits == 3 ? 32 : 32 / f.bits);
+    }
+    if (layers.empty()) problems << QStringLiteral("the model has no linear layers");
+    return problems;
+}
+
 ReadBackCheck compareReadBack(const Model& back, const Model& q, const std::set<std::string>& requantized) {
     ReadBackCheck c;
     auto check = [&](const std::string& name, const auto& a, const auto& b) {

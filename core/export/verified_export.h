@@ -21,8 +21,31 @@
 #include "model/tokenizer.h"
 #include "quant/formats.h"
 #include "quant/pipeline.h"
+#include "recipe/recipe.h"
 
 namespace qs {
+
+/// One quantizable linear as a recipe plans it (or as a run evaluated it).
+struct PlannedLayer {
+    std::string name;
+    QuantMethod method = QuantMethod::None;  // None: kept in float
+    QuantFormat format;
+    int64_t inFeatures = 0, outFeatures = 0;
+};
+/// Every linear of `model` as `recipe` plans it.
+std::vector<PlannedLayer> plannedLayers(const Model& model, const Recipe& recipe);
+
+/// What exporting layers planned this way would refuse, known before anything is
+/// quantized ("name (format) ..." per problem; empty: nothing to refuse).
+///  * "gguf": every quantized layer in a format with an exact GGUF type
+///    (exactGgufType: gguf_q8_0/q4_0/q4_1, mxfp4, fp16; float layers are F32); an
+///    MG-PTQ layer never is. allowRequantize lifts the rule (the writer then
+///    re-quantizes and reports the error it adds).
+///  * "gptq": every linear quantized, none MG-PTQ, all in one integer format with
+///    2, 3, 4 or 8 bits and fp16 scales (-f16; allowRequantize lifts only this),
+///    with in and out packable at that width.
+/// The writers apply the same rules to what the run evaluated (and check the weights).
+QStringList exportPlanProblems(const QString& format, const std::vector<PlannedLayer>& layers, bool allowRequantize);
 
 struct VerifiedExportRequest {
     QString format;              // "gguf" or "gptq"

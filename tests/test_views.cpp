@@ -29,6 +29,7 @@
 
 #include "alloc/allocate.h"
 #include "eval/perplexity.h"
+#include "eval/textdata.h"
 #include "export/gguf.h"
 #include "export_dialog.h"
 #include "bits_delegate.h"
@@ -46,6 +47,7 @@
 #include "sensitivity_chart.h"
 #include "settings.h"
 #include "store/store.h"
+#include "testutil.h"
 
 using namespace qs;
 using qs::views::LayerTableModel;
@@ -150,6 +152,7 @@ private Q_SLOTS:
     void mainWindowRunsFlow();
     void settingsRecentClipboardAndCancelledLoad();
     void exportModelFromTheWindow();
+    void realModelAnalyseAssignRunExport();
     void analysisIsLoggedAndRestored();
     void screenshot();
 };
@@ -1162,6 +1165,56 @@ void TestViews::analysisIsLoggedAndRestored() {
     QCOMPARE(w.tableModel()->report()->calib.seqlen, 96);  // the analysis' calibration, also for the next runs
     QVERIFY(w.heatmap()->report() == w.tableModel()->report());
     QVERIFY(w.autoAssign(3.0));  // usable as if just analysed
+}
+
+void TestViews::realModelAnalyseAssignRunExport() {
+    // the whole workflow on the real stories260K through the window: open the
+    // llama2.c file, analyse on TinyStories, auto-assign at 8.5 bits over llama.cpp's
+    // grids (down_proj, 172 inputs, stays fp16, so no budget below 7.3 bits is feasible),
+    // run, export GGUF; the file evaluates to the run's perplexity
+    QS_REQUIRE_SHARED(shared);
+    QTemporaryDir dir;
+    const QString model = shared + QStringLiteral("/models/stories260K/stories260K.bin");
+    const QString slice = shared + QStringLiteral("/data/tinystories/valid-slice.txt");
+    gui::MainWindowOptions o = smallOptions();
+    o.databasePath = dir.filePath(QStringLiteral("log.sqlite"));
+    o.candidates = {fmt("gguf_q4_0"), fmt("gguf_q4_1"), fmt("gguf_q8_0"), fmt("fp16")};
+    gui::MainWindow w(o);
+    QSignalSpy loaded(&w, &gui::MainWindow::modelLoaded);
+    QSignalSpy analysed(&w, &gui::MainWindow::analysisFinished);
+    QSignalSpy ended(&w, &gui::MainWindow::runEnded);
+    QSignalSpy errors(&w, &gui::MainWindow::errorOccurred);
+    w.openModel(model);
+    QVERIFY(loaded.wait(120000));
+    QCOMPARE(loaded.last().at(0).toBool(), true);
+    QVERIFY(w.loaded()->tokenizer);  // tok512.bin next to the model
+    QCOMPARE(w.tableModel()->rowCount(), 35);
+    w.setCalibration(16, 256);
+    QVERIFY(w.startAnalysis(slice));
+    QVERIFY(analysed.wait(300000));
+    QCOMPARE(analysed.last().at(0).toBool(), true);
+    QVERIFY2(w.autoAssign(8.5), qPrintable(errors.isEmpty() ? QString() : errors.last().at(1).toString()));
+    QVERIFY(w.tableModel()->averageBits() <= 8.5 + 1e-9);
+    std::set<std::string> used;
+    for (int r = 0; r < w.tableModel()->rowCount(); ++r) used.insert(w.tableModel()->format(r).name());
+    QVERIFY2(used.size() >= 2, "the budget should mix the candidates");
+    w.setEvalPath(slice);
+    const QString file = dir.filePath(QStringLiteral("stories-mixed.gguf"));
+    VerifiedExportRequest req;
+    req.format = QStringLiteral("gguf");
+    req.out = file;
+    QVERIFY(w.exportModel(req) > 0);
+    QVERIFY(ended.wait(300000));
+    const gui::RunDone d = w.runQueue()->done().back();
+    QVERIFY2(d.ok && d.exportError.isEmpty(), qPrintable(d.error + d.exportError));
+    QCOMPARE(errors.size(), 0);
+    QVERIFY(std::isfinite(d.result->eval.ppl) && d.result->eval.ppl > 1.0);
+    const std::shared_ptr<Model> back = loadGgufModel(file);
+    const std::unique_ptr<Tokenizer> tok = loadGgufTokenizer(file);
+    EvalOptions eo;
+    eo.seqlen = d.result->eval.seqlen;
+    const EvalResult e = evaluatePerplexity(*back, tok->encodeForModel(loadText(slice)), eo);
+    QCOMPARE(e.ppl, d.result->eval.ppl);
 }
 
 void TestViews::exportModelFromTheWindow() {

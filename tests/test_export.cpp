@@ -522,6 +522,7 @@ private Q_SLOTS:
         QVERIFY(sawType);
         const std::shared_ptr<Model> back = loadGgufModel(path);
         QCOMPARE(back->format, QStringLiteral("gguf"));
+        QVERIFY2(back->quantization.contains(expectType + QStringLiteral(" x")), qPrintable(back->quantization));
         const QString diff = compareModels(*back, *qr.model, format != QLatin1String("mxfp4"));
         QVERIFY2(diff.isEmpty(), qPrintable(QStringLiteral("differs: ") + diff));
         // the same logits: perplexity identical to the last bit
@@ -550,6 +551,7 @@ private Q_SLOTS:
         for (const auto& t : r.tensors) QVERIFY(t.name != "output.weight");
         auto back = loadGgufModel(path);
         QVERIFY(back->config.tiedEmbeddings);
+        QVERIFY2(back->quantization.isEmpty(), qPrintable(back->quantization));  // a float file is not a quantized checkpoint
         QVERIFY(compareModels(*back, *m).isEmpty());
         // lm_head quantized on its own: untied in the file
         OuterPlans outer;
@@ -878,6 +880,7 @@ private Q_SLOTS:
         QCOMPARE(h.tensors.at("model.layers.0.mlp.down_proj.g_idx").shape, (std::vector<int64_t>{96}));
         // read back: every tensor bit for bit, the same perplexity
         const auto back = loadModel(dir);
+        QVERIFY2(back->quantization.startsWith(QStringLiteral("GPTQ-packed, %1 bits").arg(f.bits)), qPrintable(back->quantization));
         const QString diff = compareModels(*back, *qr.model);
         QVERIFY2(diff.isEmpty(), qPrintable(QStringLiteral("differs: ") + diff));
         const std::vector<int> evalTokens = randomTokens(4 * 32, V, 9);

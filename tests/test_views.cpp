@@ -1356,12 +1356,34 @@ void TestViews::exportModelFromTheWindow() {
     QVERIFY2(errors.last().at(1).toString().contains(QStringLiteral("not an empty directory")), qPrintable(errors.last().at(1).toString()));
     QCOMPARE(w.jobModel()->rowCount(), 2);
 
-    // the exported file opens in the window like any checkpoint, with its embedded tokenizer
+    // the exported file opens in the window like any checkpoint, with its embedded tokenizer;
+    // it is already quantized, so the table keeps it as loaded and Run evaluates it as it is
+    const std::string demoText = *w.loaded()->demoText;
     w.openModel(file);
     QVERIFY(loaded.wait(120000));
     QCOMPARE(loaded.last().at(0).toBool(), true);
     QVERIFY(!w.loaded()->demo && w.loaded()->tokenizer);
     QCOMPARE(w.tableModel()->rowCount(), 42);
+    QVERIFY2(w.loaded()->model->quantization.startsWith(QStringLiteral("GGUF: ")) &&
+                 w.loaded()->model->quantization.contains(QStringLiteral("Q4_0")),
+             qPrintable(w.loaded()->model->quantization));
+    QVERIFY2(w.statusText().contains(QStringLiteral("already quantized")), qPrintable(w.statusText()));
+    for (int r = 0; r < 42; ++r) QCOMPARE(w.tableModel()->index(r, views::LayerTableModel::ColMethod).data().toString(), QStringLiteral("none"));
+    const QString textFile = dir.filePath(QStringLiteral("demo.txt"));
+    {
+        QFile tf(textFile);
+        QVERIFY(tf.open(QIODevice::WriteOnly));
+        tf.write(demoText.data(), qint64(demoText.size()));
+    }
+    w.setEvalPath(textFile);
+    QVERIFY(w.runCurrent() > 0);
+    QVERIFY(ended.wait(300000));
+    const gui::RunDone asIs = w.runQueue()->done().back();
+    QVERIFY2(asIs.ok, qPrintable(asIs.error));
+    EvalOptions eo2;
+    eo2.seqlen = asIs.result->eval.seqlen;
+    const std::unique_ptr<Tokenizer> ftok = loadGgufTokenizer(file);
+    QCOMPARE(asIs.result->eval.ppl, evaluatePerplexity(*loadGgufModel(file), ftok->encodeForModel(loadText(textFile)), eo2).ppl);
 }
 
 QTEST_MAIN(TestViews)

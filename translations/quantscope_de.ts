@@ -919,6 +919,10 @@ Verwenden Sie für sie gguf_q8_0, gguf_q4_0, gguf_q4_1, mxfp4 oder fp16, oder kr
         <source>A GPTQ-packed checkpoint cannot hold this recipe: %1.</source>
         <translation>Ein GPTQ-gepackter Checkpoint kann dieses Rezept nicht aufnehmen: %1.</translation>
     </message>
+    <message>
+        <source>%1 is already quantized (%2): the table keeps its weights as loaded (method none), so Run evaluates it as it is; set formats or methods to quantize it again.</source>
+        <translation>%1 ist bereits quantisiert (%2): die Tabelle belässt die Gewichte wie geladen (Methode none), Ausführen wertet es also unverändert aus; setzen Sie Formate oder Methoden, um es erneut zu quantisieren.</translation>
+    </message>
 </context>
 <context>
     <name>qs::gui::RunQueue</name>

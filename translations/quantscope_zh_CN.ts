@@ -919,6 +919,10 @@ Use gguf_q8_0, gguf_q4_0, gguf_q4_1, mxfp4 or fp16 for them, or tick Re-quantize
         <source>A GPTQ-packed checkpoint cannot hold this recipe: %1.</source>
         <translation>GPTQ 打包的检查点无法容纳此配方：%1。</translation>
     </message>
+    <message>
+        <source>%1 is already quantized (%2): the table keeps its weights as loaded (method none), so Run evaluates it as it is; set formats or methods to quantize it again.</source>
+        <translation>%1 已经量化（%2）：表格按加载时的权重保留（方法 none），因此“运行”会按原样评估它；设置格式或方法即可重新量化。</translation>
+    </message>
 </context>
 <context>
     <name>qs::gui::RunQueue</name>

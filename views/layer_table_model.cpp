@@ -78,11 +78,17 @@ Recipe LayerTableModel::initialRecipe() {
                          QStringLiteral("initial recipe"));
 }
 
-void LayerTableModel::setModel(const Model& model) {
+Recipe LayerTableModel::asLoadedRecipe() {
+    return Recipe::parse(R"({"quantscope_recipe": 1, "description": "the checkpoint as loaded",
+                            "defaults": {"method": "none", "wformat": "int4-g128"}})",
+                         QStringLiteral("as-loaded recipe"));
+}
+
+void LayerTableModel::setModel(const Model& model, const Recipe* initial) {
     beginResetModel();
     undo_->clear();
     rows_.clear();
-    base_ = initialRecipe();
+    base_ = initial ? *initial : initialRecipe();
     for (const Block& b : model.blocks)
         for (const Linear& l : b.linears) {
             Row r;

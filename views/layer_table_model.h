@@ -99,7 +99,12 @@ public:
 
     /// Replaces the rows with the quantizable linears of `model`, every row planned
     /// by initialRecipe(); clears the report and the undo stack.
-    void setModel(const Model& model);
+    /// The model's linears, planned by `initial` (default: initialRecipe()); clears
+    /// the undo stack and the report.
+    void setModel(const Model& model, const Recipe* initial = nullptr);
+    /// For a checkpoint that is already quantized: every row kept as loaded (method
+    /// none), so a run evaluates the checkpoint as it is (int4-g128 when a row is given a method).
+    static Recipe asLoadedRecipe();
     /// Sets (or clears, with null) the sensitivity report. Not an undoable edit.
     void setReport(std::shared_ptr<const SensitivityReport> report);
     const SensitivityReport* report() const { return report_.get(); }

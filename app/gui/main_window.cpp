@@ -624,7 +624,9 @@ void MainWindow::onLoaded() {
     history_->setModelFilter(loaded_->demo ? loaded_->model->path : loaded_->label);
     const Model& m = *loaded_->model;
     filter_->clear();
-    table_->setModel(m);
+    // a quantized checkpoint (GPTQ-packed, a quantized GGUF) starts as loaded: Run evaluates it as it is
+    const Recipe asLoaded = views::LayerTableModel::asLoadedRecipe();
+    table_->setModel(m, m.quantization.isEmpty() ? nullptr : &asLoaded);
     heatmap_->setReport(nullptr);
     errorChart_->clear();
     view_->resizeColumnsToContents();
@@ -650,6 +652,10 @@ void MainWindow::onLoaded() {
     modelLabel_->setToolTip((loaded_->demo ? tr("demo model (synthetic LLaMA)") : loaded_->label) + (loaded_->tokenizer ? QString() : QStringLiteral("\n") + loaded_->tokenizerError));
     setWindowTitle(tr("QuantScope — %1").arg(loaded_->demo ? tr("demo model") : QFileInfo(loaded_->label).fileName()));
     progressLabel_->setText(tr("Opened %1. Analyse to measure per-layer sensitivity.").arg(loaded_->demo ? tr("demo model (synthetic LLaMA)") : loaded_->label));
+    if (!m.quantization.isEmpty())
+        progressLabel_->setText(tr("%1 is already quantized (%2): the table keeps its weights as loaded (method none), so Run "
+                                   "evaluates it as it is; set formats or methods to quantize it again.")
+                                    .arg(QFileInfo(loaded_->label).fileName(), m.quantization));
     restoreAnalysis();
     updateActions();
     Q_EMIT modelLoaded(true);

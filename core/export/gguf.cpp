@@ -10,6 +10,7 @@
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <map>
 #include <set>
 #include <tuple>
 
@@ -1205,6 +1206,19 @@ std::shared_ptr<Model> loadGgufModel(const QString& path) {
         lin("ffn_up", "mlp.up_proj", LinearKind::Up, I, H, nullptr);
         lin("ffn_down", "mlp.down_proj", LinearKind::Down, H, I, nullptr);
         m->blocks.push_back(std::move(b));
+    }
+    // a quantized file says so (its tensors were dequantized): the weights' types
+    std::map<std::string, int> types;
+    bool quantized = false;
+    for (const GgufTensorInfo& t : g.tensors) {
+        if (t.ne.size() != 2) continue;
+        types[gguf::typeName(t.type)]++;
+        quantized = quantized || (t.type != GgmlType::F32 && t.type != GgmlType::F16 && t.type != GgmlType::BF16);
+    }
+    if (quantized) {
+        QStringList parts;
+        for (const auto& [name, n] : types) parts << QStringLiteral("%1 x%2").arg(qs8(name)).arg(n);
+        m->quantization = QStringLiteral("GGUF: ") + parts.join(QStringLiteral(", "));
     }
     return m;
 }

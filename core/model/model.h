@@ -105,7 +105,11 @@ struct Block {
 struct Model {
     ModelConfig config;
     QString path;                 // what was opened (directory or file)
-    QString format;               // "safetensors", "llama2c", "demo"
+    QString format;               // "safetensors", "llama2c", "demo", "gguf"
+    /// Non-empty when the checkpoint itself is quantized (its weights were
+    /// dequantized on loading): what it holds, e.g. "GPTQ-packed, 4 bits, group 128"
+    /// or "GGUF: Q4_0 x30, F16 x5".
+    QString quantization;
     WeightSource embedTokens;     // [vocab, embedDim]
     std::optional<WeightSource> embedPositions;  // [maxPos + offset, hidden] (OPT/GPT-2)
     std::optional<WeightSource> projectIn;   // OPT: [hidden, wordEmbedProjDim]

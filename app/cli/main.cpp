@@ -266,6 +266,7 @@ int cmdInfo(QCommandLineParser& p) {
     o.insert(QStringLiteral("config"), m.config.toJson());
     o.insert(QStringLiteral("params"), qint64(m.numParams()));
     o.insert(QStringLiteral("linear_params"), qint64(m.numLinearParams()));
+    if (!m.quantization.isEmpty()) o.insert(QStringLiteral("quantization"), m.quantization);  // a quantized checkpoint, dequantized
     QJsonArray layers;
     for (const auto& b : m.blocks)
         for (const auto& lin : b.linears)
@@ -281,6 +282,7 @@ int cmdInfo(QCommandLineParser& p) {
     } else {
         std::printf("%s (%s, %s): %lld parameters, %d blocks\n", m.path.toStdString().c_str(), m.format.toStdString().c_str(),
                     m.config.modelType.c_str(), (long long)m.numParams(), int(m.blocks.size()));
+        if (!m.quantization.isEmpty()) std::printf("quantized checkpoint (dequantized on loading): %s\n", m.quantization.toStdString().c_str());
         for (const auto& b : m.blocks)
             for (const auto& lin : b.linears)
                 std::printf("  %-48s [%lld, %lld]\n", lin.name.c_str(), (long long)lin.outFeatures, (long long)lin.inFeatures);

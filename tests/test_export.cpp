@@ -1088,6 +1088,11 @@ private Q_SLOTS:
         QVERIFY2(r.code == 0, r.err.constData());
         QCOMPARE(QJsonDocument::fromJson(r.out).object().value(QStringLiteral("ppl")).toDouble(), runPpl);
         QCOMPARE(QJsonDocument::fromJson(r.out).object().value(QStringLiteral("format")).toString(), QStringLiteral("gguf"));
+        // info names what the file holds
+        r = test::runCli({"info", "--model", q1, "--json"});
+        QVERIFY2(r.code == 0, r.err.constData());
+        QVERIFY2(QJsonDocument::fromJson(r.out).object().value(QStringLiteral("quantization")).toString().contains(QStringLiteral("Q4_0 x")),
+                 r.out.constData());
         // user errors: exit 2 with a message
         r = test::runCli({"export", "--model", model, "--recipe", recipe, "--format", "gguf"});
         QCOMPARE(r.code, 2);

@@ -1106,6 +1106,18 @@ private Q_SLOTS:
         r = test::runCli({"export", "--model", model, "--recipe", recipe, "--format", "gguf", "--out", q2, "--device", "cpu"});
         QCOMPARE(r.code, 2);
         QVERIFY2(r.err.contains("model.layers.0.self_attn.q_proj (int4-g64)"), r.err.constData());
+        // the check covers lm_head too: int8-g128 has no GGUF type, gguf_q8_0 has
+        {
+            const QString headRecipe = tmp.filePath(QStringLiteral("head.json"));
+            QFile hf(headRecipe);
+            QVERIFY(hf.open(QIODevice::WriteOnly));
+            hf.write("{\"quantscope_recipe\": 1, \"defaults\": {\"method\": \"rtn\", \"wformat\": \"gguf_q4_0\"},"
+                     " \"lm_head\": {\"method\": \"rtn\", \"wformat\": \"int8-g128\"}}");
+            hf.close();
+            r = test::runCli({"export", "--model", model, "--recipe", headRecipe, "--format", "gguf", "--out", q2, "--device", "cpu"});
+            QCOMPARE(r.code, 2);
+            QVERIFY2(r.err.contains("lm_head (int8-g128)") && !r.err.contains("model.layers."), r.err.constData());
+        }
         // quantize --export-gguf of such a recipe: refused before anything is quantized or logged
         const int runsBefore = int(ExperimentStore(db).listRuns().size());
         r = test::runCli({"quantize", "--model", model, "--calib", data, "--recipe", recipe, "--eval", data, "--eval-seqlen", "256",

@@ -17,6 +17,15 @@ std::vector<PlannedLayer> plannedLayers(const Model& model, const Recipe& recipe
         const LayerPlan p = recipe.planFor(l->name);
         out.push_back(PlannedLayer{l->name, p.method, p.weight, l->inFeatures, l->outFeatures});
     }
+    // lm_head / the embedding table: only when the recipe quantizes them (else they stay float)
+    const OuterPlans outer = recipe.outerPlans();
+    auto quantized = [](const std::optional<LayerPlan>& p) { return p && p->method != QuantMethod::None && p->weight.kind != FormatKind::None; };
+    if (quantized(outer.lmHead))
+        out.push_back(PlannedLayer{kLmHeadName, outer.lmHead->method, outer.lmHead->weight, model.lmHead.logicalCols(),
+                                   model.lmHead.logicalRows(), true});
+    if (quantized(outer.embedTokens))
+        out.push_back(PlannedLayer{kEmbedTokensName, outer.embedTokens->method, outer.embedTokens->weight,
+                                   model.embedTokens.logicalCols(), model.embedTokens.logicalRows(), true});
     return out;
 }
 
@@ -41,6 +50,7 @@ QStringList exportPlanProblems(const QString& format, const std::vector<PlannedL
     if (format != QLatin1String("gptq")) return {QStringLiteral("unknown export format '%1' (expected gguf or gptq)").arg(format)};
     std::optional<QuantFormat> common;
     for (const PlannedLayer& l : layers) {
+        if (l.outside) continue;  // written as evaluated (float tensors)
         if (l.method == QuantMethod::None || l.format.kind == FormatKind::None) {
             problems << QStringLiteral("%1 is not quantized").arg(qs8(l.name));
             continue;

@@ -31,8 +31,10 @@ struct PlannedLayer {
     QuantMethod method = QuantMethod::None;  // None: kept in float
     QuantFormat format;
     int64_t inFeatures = 0, outFeatures = 0;
+    bool outside = false;  // lm_head / the embedding table (GPTQ-packed stores them as they were evaluated)
 };
-/// Every linear of `model` as `recipe` plans it.
+/// Every linear of `model` as `recipe` plans it, then lm_head and the embedding
+/// table when the recipe quantizes them.
 std::vector<PlannedLayer> plannedLayers(const Model& model, const Recipe& recipe);
 
 /// What exporting layers planned this way would refuse, known before anything is

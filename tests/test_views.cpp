@@ -1195,6 +1195,7 @@ void TestViews::realModelAnalyseAssignRunExport() {
     QCOMPARE(analysed.last().at(0).toBool(), true);
     QVERIFY2(w.autoAssign(8.5), qPrintable(errors.isEmpty() ? QString() : errors.last().at(1).toString()));
     QVERIFY(w.tableModel()->averageBits() <= 8.5 + 1e-9);
+    QCOMPARE(w.budget(), 8.5);  // the toolbar's field shows it
     std::set<std::string> used;
     for (int r = 0; r < w.tableModel()->rowCount(); ++r) used.insert(w.tableModel()->format(r).name());
     QVERIFY2(used.size() >= 2, "the budget should mix the candidates");
@@ -1215,6 +1216,12 @@ void TestViews::realModelAnalyseAssignRunExport() {
     eo.seqlen = d.result->eval.seqlen;
     const EvalResult e = evaluatePerplexity(*back, tok->encodeForModel(loadText(slice)), eo);
     QCOMPARE(e.ppl, d.result->eval.ppl);
+    // the window on real data, to look at (in the test's working directory)
+    w.resize(1280, 800);
+    w.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&w));
+    QTest::qWait(50);
+    QVERIFY(w.grab().save(QStringLiteral("real_model_window.png")));
 }
 
 void TestViews::exportModelFromTheWindow() {

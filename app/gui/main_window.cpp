@@ -864,6 +864,7 @@ QString MainWindow::setMethodOfSelection(const QString& method) {
 }
 
 bool MainWindow::autoAssign(double budgetBits) {
+    if (budget_->value() != budgetBits) budget_->setValue(budgetBits);  // the field shows the budget assigned to
     const SensitivityReport* rep = table_->report();
     if (!rep) {
         showError(tr("Auto-assign"), tr("Run Analyse first: the allocation needs the per-layer sensitivity."));

@@ -1222,6 +1222,11 @@ void TestViews::realModelAnalyseAssignRunExport() {
     QVERIFY(QTest::qWaitForWindowExposed(&w));
     QTest::qWait(50);
     QVERIFY(w.grab().save(QStringLiteral("real_model_window.png")));
+    for (int tab : {1, 2}) {
+        w.lowerTabs()->setCurrentIndex(tab);
+        QTest::qWait(50);
+        QVERIFY(w.lowerTabs()->grab().save(QStringLiteral("real_model_tab%1.png").arg(tab)));
+    }
 }
 
 void TestViews::exportModelFromTheWindow() {

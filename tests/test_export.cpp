@@ -35,6 +35,7 @@
 #include "export/gguf.h"
 #include "store/store.h"
 #include "export/gptq_packed.h"
+#include "export/verified_export.h"
 #include "model/demo.h"
 #include "model/dtype.h"
 #include "model/hf_loader.h"
@@ -332,6 +333,45 @@ std::vector<RawTensor> rawTensors(const QString& path) {
 class TestExport : public QObject {
     Q_OBJECT
 private Q_SLOTS:
+    void exportPlanProblemsRules() {
+        // what an export refuses before quantizing, per target
+        auto L = [](const char* name, QuantMethod m, const char* f, int64_t in, int64_t out = 64, bool outside = false) {
+            return PlannedLayer{name, m, m == QuantMethod::None ? QuantFormat{FormatKind::None, 0, false, 0} : fmt(f), in, out, outside};
+        };
+        const QString gguf = QStringLiteral("gguf"), gptq = QStringLiteral("gptq");
+        // GGUF: llama.cpp's grids, mxfp4, fp16 and float are exact; a grid on rows not a multiple of 32 stays F16
+        QVERIFY(exportPlanProblems(gguf, {L("a", QuantMethod::Gptq, "gguf_q4_0", 64), L("b", QuantMethod::Rtn, "mxfp4", 64),
+                                          L("c", QuantMethod::Rtn, "fp16", 64), L("d", QuantMethod::None, "", 64),
+                                          L("e", QuantMethod::Gptq, "gguf_q8_0", 172)},
+                                   false).isEmpty());
+        QStringList p = exportPlanProblems(gguf, {L("a", QuantMethod::Gptq, "int4-g128", 64), L("b", QuantMethod::Mgptq, "int2-g64", 64),
+                                                  L("c", QuantMethod::Rtn, "mxfp4", 172), L("lm_head", QuantMethod::Rtn, "int8-g128", 64, 512, true)},
+                                           false);
+        QCOMPARE(p, (QStringList{"a (int4-g128)", "b (MG-PTQ, widths per column group)", "c (mxfp4)", "lm_head (int8-g128)"}));
+        QVERIFY(exportPlanProblems(gguf, {L("a", QuantMethod::Gptq, "int4-g128", 64)}, true).isEmpty());  // re-quantized
+        // GPTQ-packed: one integer configuration with fp16 scales, every linear quantized and packable
+        QVERIFY(exportPlanProblems(gptq, {L("a", QuantMethod::Gptq, "int4-g32-f16", 64), L("b", QuantMethod::Rtn, "int4-g32-f16", 128),
+                                          L("lm_head", QuantMethod::Rtn, "int8-g128", 64, 512, true)},
+                                   false).isEmpty());
+        p = exportPlanProblems(gptq, {L("a", QuantMethod::Gptq, "int4-g32-f16", 64), L("b", QuantMethod::Gptq, "int3-g32-f16", 64),
+                                      L("c", QuantMethod::None, "", 64), L("d", QuantMethod::Gptq, "int4-g32", 64),
+                                      L("e", QuantMethod::Gptq, "int5-g32-f16", 64), L("f", QuantMethod::Gptq, "mxfp4", 64),
+                                      L("g", QuantMethod::Mgptq, "int2-g64", 64), L("h", QuantMethod::Gptq, "int4-g32-f16", 4, 64)},
+                               false);
+        QCOMPARE(p.size(), 7);
+        QVERIFY(p[0].startsWith(QStringLiteral("b is int3-g32-f16 but other layers are int4-g32-f16")));
+        QCOMPARE(p[1], QStringLiteral("c is not quantized"));
+        QVERIFY(p[2].startsWith(QStringLiteral("d (int4-g32) has float32 scales")));
+        QVERIFY(p[3].startsWith(QStringLiteral("e (int5-g32-f16): GPTQ checkpoints hold 2, 3, 4 or 8 bits")));
+        QVERIFY(p[4].startsWith(QStringLiteral("f (mxfp4) is not an integer format")));
+        QVERIFY(p[5].startsWith(QStringLiteral("g is MG-PTQ")));
+        QVERIFY(p[6].startsWith(QStringLiteral("h [64 x 4] cannot be packed at 4 bits")));
+        // float32 scales are re-quantized when allowed; the rest stays refused
+        QCOMPARE(exportPlanProblems(gptq, {L("a", QuantMethod::Gptq, "int4-g32", 64), L("b", QuantMethod::Gptq, "int4-g32-f16", 64)}, true),
+                 QStringList());
+        QVERIFY(!exportPlanProblems(QStringLiteral("onnx"), {}, false).isEmpty());
+    }
+
     void formatNamesAndBits() {
         QCOMPARE(fmt("gguf_q8_0").kind, FormatKind::GgufQ8_0);
         QCOMPARE(fmt("GGUF_Q4_0").kind, FormatKind::GgufQ4_0);

@@ -1251,6 +1251,14 @@ void TestViews::exportModelFromTheWindow() {
         dlg.setFormat(QStringLiteral("gptq"));
         QCOMPARE(dlg.path(), dir.path() + QStringLiteral("/model-gptq"));
         dlg.setFormat(QStringLiteral("gguf"));
+        QCOMPARE(dlg.requantizeTo(), QString());  // only with Re-quantize ticked
+        dlg.setRequantizeTo(QStringLiteral("gguf_q8_0"));
+        QCOMPARE(dlg.requantizeTo(), QString());
+        dlg.setAllowRequantize(true);
+        QCOMPARE(dlg.requantizeTo(), QStringLiteral("gguf_q8_0"));
+        dlg.setFormat(QStringLiteral("gptq"));
+        QCOMPARE(dlg.requantizeTo(), QString());  // GGUF only
+        dlg.setFormat(QStringLiteral("gguf"));
         dlg.show();
         QVERIFY(QTest::qWaitForWindowExposed(&dlg));
         QVERIFY(dlg.grab().save(QStringLiteral("export_dialog.png")));  // in the test's working directory, to look at
@@ -1324,6 +1332,25 @@ void TestViews::exportModelFromTheWindow() {
              qPrintable(errors.last().at(1).toString()));
     errors.clear();
 
+    // int4-g128 re-quantized onto Q8_0 when asked: written, each re-quantized tensor listed with its error
+    QVERIFY(w.tableModel()->setFormats(all, fmt("int4-g128")));
+    req.format = QStringLiteral("gguf");
+    req.out = dir.filePath(QStringLiteral("requantized.gguf"));
+    req.allowRequantize = true;
+    req.requantizeTo = fmt("gguf_q8_0");
+    QVERIFY(w.exportModel(req) > 0);
+    QVERIFY(ended.wait(300000));
+    {
+        const gui::RunDone rq = w.runQueue()->done().back();
+        QVERIFY2(rq.ok && rq.exportError.isEmpty(), qPrintable(rq.exportError));
+        QVERIFY(rq.exportDetails.size() >= 30);
+        QVERIFY2(rq.exportDetails.front().startsWith(QStringLiteral("re-quantized ")) && rq.exportDetails.front().contains(QStringLiteral("Q8_0")),
+                 qPrintable(rq.exportDetails.front()));
+        QVERIFY(openGguf(req.out).tensors.size() > 0);
+    }
+    req.allowRequantize = false;
+    req.requantizeTo.reset();
+
     // an export that fails after the run (the file cannot be written): the run ends with its results,
     // the export says why, no file
     QVERIFY(w.tableModel()->setFormats(all, fmt("gguf_q8_0")));
@@ -1359,14 +1386,14 @@ void TestViews::exportModelFromTheWindow() {
         QCOMPARE(statusOf(d.runId), QStringLiteral("finished · GGUF written"));
         QCOMPARE(statusOf(f.runId), QStringLiteral("finished · export failed"));
     }
-    QCOMPARE(w.jobModel()->rowCount(), 2);
+    QCOMPARE(w.jobModel()->rowCount(), 3);
     // a GPTQ checkpoint into a directory that is not empty: refused before anything runs
     req.format = QStringLiteral("gptq");
     req.out = dir.path();
     QCOMPARE(w.exportModel(req), 0);
     QCOMPARE(errors.size(), 2);
     QVERIFY2(errors.last().at(1).toString().contains(QStringLiteral("not an empty directory")), qPrintable(errors.last().at(1).toString()));
-    QCOMPARE(w.jobModel()->rowCount(), 2);
+    QCOMPARE(w.jobModel()->rowCount(), 3);
 
     // the exported file opens in the window like any checkpoint, with its embedded tokenizer;
     // it is already quantized, so the table keeps it as loaded and Run evaluates it as it is

@@ -94,6 +94,14 @@
         <source>Directory to create the checkpoint in</source>
         <translation>Verzeichnis, in dem der Checkpoint angelegt wird</translation>
     </message>
+    <message>
+        <source>by each layer&apos;s bits (Q8_0 above 4 bits, else Q4_0 / Q4_1)</source>
+        <translation>nach den Bits jeder Schicht (Q8_0 über 4 Bit, sonst Q4_0 / Q4_1)</translation>
+    </message>
+    <message>
+        <source>Re-quantize onto:</source>
+        <translation>Neu quantisieren auf:</translation>
+    </message>
 </context>
 <context>
     <name>qs::gui::MainWindow</name>

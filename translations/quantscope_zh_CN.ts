@@ -94,6 +94,14 @@
         <source>Directory to create the checkpoint in</source>
         <translation>创建检查点的目录</translation>
     </message>
+    <message>
+        <source>by each layer&apos;s bits (Q8_0 above 4 bits, else Q4_0 / Q4_1)</source>
+        <translation>按各层位数（高于 4 位用 Q8_0，否则 Q4_0 / Q4_1）</translation>
+    </message>
+    <message>
+        <source>Re-quantize onto:</source>
+        <translation>重新量化为：</translation>
+    </message>
 </context>
 <context>
     <name>qs::gui::MainWindow</name>

@@ -33,6 +33,10 @@ ExportModelDialog::ExportModelDialog(const QString& startDir, QWidget* parent)
     form->addRow(tr("Save to:"), pathRow);
     requantize_ = new QCheckBox(tr("Re-quantize layers whose format has no exact type in the file (reports the error it adds)"), this);
     form->addRow(QString(), requantize_);
+    requantizeTo_ = new QComboBox(this);
+    requantizeTo_->addItem(tr("by each layer's bits (Q8_0 above 4 bits, else Q4_0 / Q4_1)"), QString());
+    for (const char* f : {"gguf_q8_0", "gguf_q4_0", "gguf_q4_1"}) requantizeTo_->addItem(QString::fromLatin1(f), QString::fromLatin1(f));
+    form->addRow(tr("Re-quantize onto:"), requantizeTo_);
     v->addLayout(form);
     note_ = new QLabel(this);
     note_->setWordWrap(true);
@@ -44,6 +48,7 @@ ExportModelDialog::ExportModelDialog(const QString& startDir, QWidget* parent)
     connect(buttons_, &QDialogButtonBox::rejected, this, &QDialog::reject);
     connect(browse, &QPushButton::clicked, this, &ExportModelDialog::browse);
     connect(format_, &QComboBox::currentIndexChanged, this, &ExportModelDialog::formatChanged);
+    connect(requantize_, &QCheckBox::toggled, this, &ExportModelDialog::formatChanged);
     connect(path_, &QLineEdit::textChanged, this,
             [this] { buttons_->button(QDialogButtonBox::Ok)->setEnabled(acceptable()); });
     formatChanged();
@@ -61,6 +66,12 @@ void ExportModelDialog::setPath(const QString& path) { path_->setText(path); }
 bool ExportModelDialog::allowRequantize() const { return requantize_->isChecked(); }
 void ExportModelDialog::setAllowRequantize(bool on) { requantize_->setChecked(on); }
 bool ExportModelDialog::acceptable() const { return !path().isEmpty(); }
+QString ExportModelDialog::requantizeTo() const { return requantizeTo_->isEnabled() ? requantizeTo_->currentData().toString() : QString(); }
+
+void ExportModelDialog::setRequantizeTo(const QString& format) {
+    const int i = requantizeTo_->findData(format);
+    if (i >= 0) requantizeTo_->setCurrentIndex(i);
+}
 
 void ExportModelDialog::formatChanged() {
     const bool gguf = format() == QLatin1String("gguf");
@@ -72,6 +83,7 @@ void ExportModelDialog::formatChanged() {
                              "(e.g. int4-g128-f16). Writes a directory (model.safetensors, config.json with "
                              "quantization_config, quantize_config.json, the tokenizer). The model is quantized and "
                              "evaluated first, as Run does; the checkpoint is then read back and compared tensor by tensor."));
+    requantizeTo_->setEnabled(gguf && requantize_->isChecked());  // a GPTQ checkpoint re-quantizes onto its own grid
     // the default name follows the format: model.gguf / a checkpoint directory
     const QString p = path();
     const QString base = startDir_ + (gguf ? QStringLiteral("/model.gguf") : QStringLiteral("/model-gptq"));

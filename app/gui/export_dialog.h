@@ -27,6 +27,10 @@ public:
     void setPath(const QString& path);
     bool allowRequantize() const;
     void setAllowRequantize(bool on);
+    /// GGUF re-quantization target: "" = by each layer's bits (Q8_0 above 4 bits,
+    /// else Q4_0 / Q4_1 by symmetry), or gguf_q8_0 / gguf_q4_0 / gguf_q4_1.
+    QString requantizeTo() const;
+    void setRequantizeTo(const QString& format);
     /// OK is enabled (a path is given).
     bool acceptable() const;
 
@@ -37,6 +41,7 @@ private:
     QComboBox* format_ = nullptr;
     QLineEdit* path_ = nullptr;
     QCheckBox* requantize_ = nullptr;
+    QComboBox* requantizeTo_ = nullptr;
     QLabel* note_ = nullptr;
     QDialogButtonBox* buttons_ = nullptr;
 };

@@ -1226,6 +1226,7 @@ void MainWindow::chooseAndExportModel() {
     req.format = dlg.format();
     req.out = QFileInfo(dlg.path()).absoluteFilePath();
     req.allowRequantize = dlg.allowRequantize();
+    if (!dlg.requantizeTo().isEmpty()) req.requantizeTo = QuantFormat::parse(dlg.requantizeTo().toStdString());
     exportModel(req);
 }
 

@@ -28,6 +28,8 @@ import os
 import struct
 import sys
 
+import manifest_cases  # the shared driver, next to this script
+
 try:
     import numpy as np
 except ImportError:
@@ -230,25 +232,10 @@ def check_case(d, case):
 
 
 def main():
-    if len(sys.argv) != 2:
-        print(__doc__)
-        return 2
-    d = sys.argv[1]
-    manifest = os.path.join(d, "manifest.json")
-    if not os.path.exists(manifest):
-        print(f"check_gguf: {manifest} does not exist (test_export wrote no files); skipped")
-        return 77
-    cases = json.load(open(manifest))["cases"]
-    failed = 0
-    for case in cases:
+    def one(d, case):
         problems, counts = check_case(d, case)
-        status = "ok" if not problems else "MISMATCH"
-        print(f"{case['gguf']}: {status}; tensors by type: {dict(sorted(counts.items()))}")
-        for p in problems[:20]:
-            print("   ", p)
-        failed += bool(problems)
-    print(f"{len(cases) - failed} passed, {failed} failed")
-    return 1 if failed else 0
+        return problems, f"{case['gguf']}: {{status}}; tensors by type: {dict(sorted(counts.items()))}"
+    return manifest_cases.run("check_gguf", __doc__, "files", one)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,8 @@ import os
 import struct
 import sys
 
+import manifest_cases  # the shared driver, next to this script
+
 try:
     import numpy as np
 except ImportError:
@@ -128,25 +130,11 @@ def check_case(d, case):
 
 
 def main():
-    if len(sys.argv) != 2:
-        print(__doc__)
-        return 2
-    d = sys.argv[1]
-    manifest = os.path.join(d, "manifest.json")
-    if not os.path.exists(manifest):
-        print(f"check_gptq_packed: {manifest} does not exist (test_export wrote no checkpoints); skipped")
-        return 77
-    cases = json.load(open(manifest))["cases"]
-    failed = 0
-    for case in cases:
-        problems = check_case(d, case)
-        print(f"{case['dir']}: {'ok' if not problems else 'MISMATCH'} ({case['bits']} bits, group {case['group_size']}, "
-              f"{'sym' if case['sym'] else 'asym'}{', desc_act' if case['desc_act'] else ''}, {len(case['linears'])} linears)")
-        for p in problems[:20]:
-            print("   ", p)
-        failed += bool(problems)
-    print(f"{len(cases) - failed} passed, {failed} failed")
-    return 1 if failed else 0
+    def one(d, case):
+        return check_case(d, case), (f"{case['dir']}: {{status}} ({case['bits']} bits, group {case['group_size']}, "
+                                     f"{'sym' if case['sym'] else 'asym'}{', desc_act' if case['desc_act'] else ''}, "
+                                     f"{len(case['linears'])} linears)")
+    return manifest_cases.run("check_gptq_packed", __doc__, "checkpoints", one)
 
 
 if __name__ == "__main__":

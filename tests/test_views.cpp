@@ -1398,7 +1398,9 @@ void TestViews::exportModelFromTheWindow() {
     // the exported file opens in the window like any checkpoint, with its embedded tokenizer;
     // it is already quantized, so the table keeps it as loaded and Run evaluates it as it is
     const std::string demoText = *w.loaded()->demoText;
-    w.openModel(file);
+    QCOMPARE(w.historyView()->exportedModelPath(d.runId), file);  // the history knows the file a run wrote
+    QCOMPARE(w.historyView()->exportedModelPath(f.runId), QString());
+    QVERIFY(w.historyView()->openExportedModel(d.runId));
     QVERIFY(loaded.wait(120000));
     QCOMPARE(loaded.last().at(0).toBool(), true);
     QVERIFY(!w.loaded()->demo && w.loaded()->tokenizer);

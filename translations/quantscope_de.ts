@@ -1095,6 +1095,14 @@ Verwenden Sie für sie gguf_q8_0, gguf_q4_0, gguf_q4_1, mxfp4 oder fp16, oder kr
         <source>Experiment log: %1</source>
         <translation>Experiment-Protokoll: %1</translation>
     </message>
+    <message>
+        <source>Open exported model (none)</source>
+        <translation>Exportiertes Modell öffnen (keines)</translation>
+    </message>
+    <message>
+        <source>Open exported model %1</source>
+        <translation>Exportiertes Modell %1 öffnen</translation>
+    </message>
 </context>
 <context>
     <name>qs::views::JobListModel</name>

@@ -1095,6 +1095,14 @@ Use gguf_q8_0, gguf_q4_0, gguf_q4_1, mxfp4 or fp16 for them, or tick Re-quantize
         <source>Experiment log: %1</source>
         <translation>实验日志：%1</translation>
     </message>
+    <message>
+        <source>Open exported model (none)</source>
+        <translation>打开导出的模型（无）</translation>
+    </message>
+    <message>
+        <source>Open exported model %1</source>
+        <translation>打开导出的模型 %1</translation>
+    </message>
 </context>
 <context>
     <name>qs::views::JobListModel</name>

@@ -11,6 +11,7 @@
 #include <QHeaderView>
 #include <QItemSelectionModel>
 #include <QLabel>
+#include <QMenu>
 #include <QPushButton>
 #include <QSortFilterProxyModel>
 #include <QTableView>
@@ -229,6 +230,20 @@ HistoryView::HistoryView(QWidget* parent) : QWidget(parent) {
     connect(view_, &QTableView::doubleClicked, this, [this] {
         if (const qint64 id = selectedRunId()) Q_EMIT openRecipeRequested(id);
     });
+    // right-click: the run's recipe, or the file it exported
+    view_->setContextMenuPolicy(Qt::CustomContextMenu);
+    connect(view_, &QWidget::customContextMenuRequested, this, [this](const QPoint& pos) {
+        const qint64 id = selectedRunId();
+        if (!id) return;
+        QMenu menu(this);
+        QAction* recipe = menu.addAction(tr("Open recipe"), this, [this, id] { Q_EMIT openRecipeRequested(id); });
+        recipe->setEnabled(open_->isEnabled());
+        const QString file = exportedModelPath(id);
+        QAction* model = menu.addAction(file.isEmpty() ? tr("Open exported model (none)") : tr("Open exported model %1").arg(QFileInfo(file).fileName()),
+                                        this, [this, id] { openExportedModel(id); });
+        model->setEnabled(!file.isEmpty());
+        menu.exec(view_->viewport()->mapToGlobal(pos));
+    });
     connect(modelFilter_, &QComboBox::currentIndexChanged, this, [this] {
         proxy_->setFilterFixedString(modelFilter_->currentData().toString());
     });
@@ -267,6 +282,21 @@ void HistoryView::setModelFilter(const QString& modelPath) {
     const QString n = modelDisplayName(modelPath);
     const int i = modelFilter_->findData(n);
     if (i >= 0) modelFilter_->setCurrentIndex(i);
+}
+
+QString HistoryView::exportedModelPath(qint64 runId) const {
+    const RunRecord* r = model_->run(runId);
+    if (!r) return {};
+    const QJsonObject ex = r->params.value(QStringLiteral("export")).toObject();
+    const QString path = ex.value(QStringLiteral("path")).toString();
+    return ex.value(QStringLiteral("written")).toBool() && !path.isEmpty() && QFileInfo::exists(path) ? path : QString();
+}
+
+bool HistoryView::openExportedModel(qint64 runId) {
+    const QString path = exportedModelPath(runId);
+    if (path.isEmpty()) return false;
+    Q_EMIT openModelRequested(path);
+    return true;
 }
 
 qint64 HistoryView::selectedRunId() const {

@@ -64,8 +64,14 @@ public:
     qint64 selectedRunId() const;
     /// The selected runs (ids, in view order).
     std::vector<qint64> selectedRunIds() const;
+    /// The file a run exported (params.export, written) when it still exists, else empty.
+    QString exportedModelPath(qint64 runId) const;
+    /// Asks to open that file (openModelRequested); false when there is none.
+    bool openExportedModel(qint64 runId);
 
 Q_SIGNALS:
+    /// Open a model file (a run's export) in the window.
+    void openModelRequested(const QString& path);
     void refreshRequested();
     void openRecipeRequested(qint64 runId);
     void compareChanged(const std::vector<qint64>& ids);

@@ -424,6 +424,7 @@ void MainWindow::buildUi() {
     connect(jobPanel_, &views::JobPanel::cancelRequested, runs_, &RunQueue::cancel);
     connect(history_, &views::HistoryView::refreshRequested, this, &MainWindow::refreshHistory);
     connect(history_, &views::HistoryView::openRecipeRequested, this, &MainWindow::openRunRecipe);
+    connect(history_, &views::HistoryView::openModelRequested, this, &MainWindow::openModel);
     connect(history_, &views::HistoryView::compareChanged, this, &MainWindow::updateCurves);
     connect(history_, &views::HistoryView::selectionChanged, this, &MainWindow::showRunErrors);
 

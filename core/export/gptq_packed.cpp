@@ -82,7 +82,6 @@ inline uint32_t unpackCode(const uint32_t* w, size_t i, int bits) {
     return (t[2] >> (3 * (j - 22) + 2)) & 7;
 }
 
-bool packable(int64_t n, int bits) { return bits == 3 ? n % 32 == 0 : (n * bits) % 32 == 0; }
 
 QByteArray bytesOf(const void* p, size_t n) { return QByteArray(static_cast<const char*>(p), qsizetype(n)); }
 
@@ -146,6 +145,8 @@ QJsonObject GptqPackedResult::toJson() const {
                        {QStringLiteral("desc_act"), descAct},
                        {QStringLiteral("layers"), ls}};
 }
+
+bool gptqPackable(int64_t n, int bits) { return bits == 3 ? n % 32 == 0 : (n * bits) % 32 == 0; }
 
 GptqPackedResult exportGptqPacked(const Model& model, const std::vector<LayerResult>& layers, const QString& dirPath,
                                   const QStringList& tokenizerFiles, const std::map<QString, QByteArray>& rawFiles,
@@ -373,7 +374,8 @@ GptqPackedResult exportGptqPacked(const Model& model, const std::vector<LayerRes
 // ------------------------------------------------------------------ reader
 
 std::map<std::string, std::shared_ptr<const std::vector<float>>> dequantizeGptqTensors(
-    const QJsonObject& configJson, const QString& dir, std::map<std::string, TensorRef>& tensors, const QString& label) {
+    const QJsonObject& configJson, const QString& dir, std::map<std::string, TensorRef>& tensors, const QString& label,
+    QString* description) {
     std::map<std::string, std::shared_ptr<const std::vector<float>>> owned;
     bool anyPacked = false;
     for (const auto& [name, ref] : tensors)
@@ -444,7 +446,7 @@ std::map<std::string, std::shared_ptr<const std::vector<float>>> dequantizeGptqT
             throw Error(QStringLiteral("%1: '%2' must be 1-D and '%3' 2-D").arg(label, qs8(gi.name), qs8(sc.name)));
         const int64_t in = gi.shape[0], groups = sc.shape[0], out = sc.shape[1];
         const int64_t expectGroups = groupSize == -1 ? 1 : (in + groupSize - 1) / groupSize;
-        if (!packable(in, bits) || !packable(out, bits))
+        if (!gptqPackable(in, bits) || !gptqPackable(out, bits))
             throw Error(QStringLiteral("%1: %2 [%3 x %4] cannot hold %5-bit packed codes").arg(label, qs8(base)).arg(out).arg(in).arg(bits));
         shapeErr(sc, {expectGroups, out}, QStringLiteral("[groups = ceil(in / group_size), out] for in %1 (g_idx) and group_size %2").arg(in).arg(groupSize));
         shapeErr(qw, {in * bits / 32, out}, QStringLiteral("[in * bits / 32, out] for in %1, out %2 and %3 bits").arg(in).arg(out).arg(bits));
@@ -488,6 +490,8 @@ std::map<std::string, std::shared_ptr<const std::vector<float>>> dequantizeGptqT
         tensors[ref.name] = ref;
         owned[ref.name] = w;
     }
+    if (description)
+        *description = QStringLiteral("GPTQ-packed, %1 bits, group %2, %3 linears").arg(bits).arg(groupSize).arg(owned.size());
     return owned;
 }
 

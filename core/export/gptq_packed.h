@@ -97,8 +97,15 @@ GptqPackedResult exportGptqPacked(const Model& model, const std::vector<LayerRes
 /// dequantized as above into a float32 `X.weight` entry of `tensors`; the returned
 /// buffers must outlive those entries (loadHfModel attaches them to the Model).
 /// Throws qs::Error naming the file, the tensor or field and what was expected.
+/// `description` (when given and something was dequantized): "GPTQ-packed, 4 bits,
+/// group 128, 42 linears" (Model::quantization).
 std::map<std::string, std::shared_ptr<const std::vector<float>>> dequantizeGptqTensors(
-    const QJsonObject& configJson, const QString& dir, std::map<std::string, TensorRef>& tensors, const QString& label);
+    const QJsonObject& configJson, const QString& dir, std::map<std::string, TensorRef>& tensors, const QString& label,
+    QString* description = nullptr);
+
+/// Whether `n` codes of `bits` bits pack into whole int32 words as GPTQ checkpoints
+/// store them (3 bits: n a multiple of 32; else n * bits a multiple of 32).
+bool gptqPackable(int64_t n, int bits);
 
 /// A safetensors file from raw little-endian tensor bytes of any dtype (I32, F16,
 /// F32, ...); used by the writer and by tests that build malformed checkpoints.

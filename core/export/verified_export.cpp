@@ -30,7 +30,6 @@ std::vector<PlannedLayer> plannedLayers(const Model& model, const Recipe& recipe
 }
 
 namespace {
-bool gptqPackable(int64_t n, int bits) { return bits == 3 ? n % 32 == 0 : (n * bits) % 32 == 0; }
 QString qs8(const std::string& s) { return QString::fromStdString(s); }
 }  // namespace
 

@@ -284,22 +284,15 @@ std::shared_ptr<Model> loadHfModel(const QString& pathIn) {
         throw Error(QStringLiteral("%1: no model.safetensors or model.safetensors.index.json found").arg(dir.path()));
     }
     // GPTQ-packed linears (quantization_config): dequantized into float `.weight` entries
-    const auto gptq = dequantizeGptqTensors(configJson, dir.path(), tensors, label);
+    QString quantization;
+    const auto gptq = dequantizeGptqTensors(configJson, dir.path(), tensors, label, &quantization);
     auto m = buildHfModel(config, tensors, label);
     for (Block& b : m->blocks)
         for (Linear& l : b.linears)
             if (auto it = gptq.find(l.weight.ref.name); it != gptq.end()) l.weight.owned = it->second;  // keeps the data alive
     m->path = fi.absoluteFilePath();
     m->format = QStringLiteral("safetensors");
-    if (!gptq.empty()) {
-        QJsonObject qc = configJson.value(QStringLiteral("quantization_config")).toObject();
-        if (qc.isEmpty() && QFileInfo::exists(dir.filePath(QStringLiteral("quantize_config.json"))))
-            qc = readJsonObject(dir.filePath(QStringLiteral("quantize_config.json")));
-        m->quantization = QStringLiteral("GPTQ-packed, %1 bits, group %2, %3 linears")
-                              .arg(qc.value(QStringLiteral("bits")).toInt())
-                              .arg(qc.value(QStringLiteral("group_size")).toInt())
-                              .arg(gptq.size());
-    }
+    m->quantization = quantization;
     return m;
 }
 

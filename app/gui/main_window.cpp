@@ -665,9 +665,7 @@ void MainWindow::onLoaded() {
 void MainWindow::logAnalysis(const SensitivityReport& rep, const QString& calibName, const QString& calibHash) {
     if (!store_ || !loaded_) return;
     try {
-        const Model& m = *loaded_->model;
-        const int64_t modelId = store_->addModel(loaded_->demo ? m.path : QFileInfo(m.path).absoluteFilePath(),
-                                                 QString::fromStdString(loaded_->hash), m.format, m.config.toJson(), m.numParams());
+        const int64_t modelId = addLoadedModel(*store_, *loaded_);
         const int64_t calibId = store_->addCalibrationSet(calibName, rep.calib.nsamples, rep.calib.seqlen, rep.calib.seed, calibHash);
         QJsonObject j = rep.toJson();
         j.insert(QStringLiteral("calibration_text"), calibPath_);  // "" = the demo's own text
@@ -675,6 +673,12 @@ void MainWindow::logAnalysis(const SensitivityReport& rep, const QString& calibN
     } catch (const std::exception& e) {
         progressLabel_->setText(tr("The experiment log could not record the analysis: %1").arg(QString::fromUtf8(e.what())));
     }
+}
+
+void MainWindow::showReport(const std::shared_ptr<const SensitivityReport>& rep) {
+    table_->setReport(rep);
+    heatmap_->setReport(rep);
+    updateFrontier();
 }
 
 bool MainWindow::restoreAnalysis() {
@@ -685,9 +689,7 @@ bool MainWindow::restoreAnalysis() {
         QJsonObject j = store_->sensitivityReport(ref->id);
         const QString calibText = j.take(QStringLiteral("calibration_text")).toString();
         auto rep = std::make_shared<const SensitivityReport>(SensitivityReport::fromJson(j, tr("report %1 of %2").arg(ref->id).arg(store_->path())));
-        table_->setReport(rep);
-        heatmap_->setReport(rep);
-        updateFrontier();
+        showReport(rep);
         // runs calibrate on the analysis' text and window size, as after Analyse
         if (!calibText.isEmpty() && QFileInfo(calibText).isFile()) calibPath_ = calibText;
         setCalibration(rep->calib.nsamples, std::min(rep->calib.seqlen, seqlen_->maximum()));
@@ -817,9 +819,7 @@ void MainWindow::onAnalysed() {
         Q_EMIT analysisFinished(false);
         return;
     }
-    table_->setReport(o.report);
-    heatmap_->setReport(o.report);
-    updateFrontier();
+    showReport(o.report);
     progressLabel_->setText(tr("Analysed %1 layers in %2 s (%3 × %4 calibration tokens). Set a budget and Auto-assign, or edit bits by hand.")
                                 .arg(o.report->layers.size())
                                 .arg(o.report->seconds, 0, 'f', 1)

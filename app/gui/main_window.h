@@ -213,6 +213,8 @@ private:
     /// On opening a model: the newest analysis of the same weights (content hash)
     /// from the log, shown as if just analysed. Returns whether one was restored.
     bool restoreAnalysis();
+    /// A sensitivity report (just analysed or restored) into the table, the heatmap and the frontier.
+    void showReport(const std::shared_ptr<const SensitivityReport>& rep);
     /// The table's recipe (canonical) and label into `r`, then prepareRun; shows
     /// the reason under `errorTitle` when it cannot run.
     bool prepareTableRun(RunRequest& r, const QString& errorTitle);

@@ -87,14 +87,19 @@ void RunQueue::cancelAll() {
     if (current_) cancel(current_->jobId);
 }
 
+int64_t addLoadedModel(ExperimentStore& store, const LoadedModel& l) {
+    const Model& m = *l.model;
+    return store.addModel(l.demo ? m.path : QFileInfo(m.path).absoluteFilePath(), QString::fromStdString(l.hash), m.format,
+                          m.config.toJson(), m.numParams());
+}
+
 void RunQueue::logBegin(Pending& p) {
     if (!store_) return;
     const RunRequest& r = p.req;
     try {
         const Model& m = *r.loaded->model;
         RunStart s;
-        s.modelId = store_->addModel(r.loaded->demo ? m.path : QFileInfo(m.path).absoluteFilePath(), QString::fromStdString(r.loaded->hash),
-                                     m.format, m.config.toJson(), m.numParams());
+        s.modelId = addLoadedModel(*store_, *r.loaded);
         const CalibOptions c = r.recipe.calibration();
         if (r.recipe.needsCalibration(m))
             s.calibrationId = store_->addCalibrationSet(r.calib.name, c.nsamples, c.seqlen, c.seed, r.calib.contentHash());

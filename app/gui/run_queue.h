@@ -43,6 +43,10 @@ struct TextSource {
     QString contentHash() const;
 };
 
+/// The model's row in the experiment log (added once per path and content hash):
+/// the demo by its name, a file by its absolute path.
+int64_t addLoadedModel(ExperimentStore& store, const LoadedModel& l);
+
 struct RunRequest {
     QString label;        // one line for the job panel, e.g. "auto-assign at 3.00 bits"
     QString experiment;   // the curve it belongs to

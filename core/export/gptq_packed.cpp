@@ -16,6 +16,7 @@
 
 #include "model/dtype.h"
 #include "export/verified_export.h"
+#include "model/save.h"
 #include "util/error.h"
 
 namespace qs {
@@ -28,13 +29,6 @@ QString shapeStr(const std::vector<int64_t>& s) {
     QStringList p;
     for (int64_t d : s) p << QString::number(d);
     return QStringLiteral("[%1]").arg(p.join(QStringLiteral(", ")));
-}
-
-void writeJsonFile(const QString& path, const QJsonObject& o) {
-    QSaveFile f(path);
-    const QByteArray data = QJsonDocument(o).toJson(QJsonDocument::Indented);
-    if (!f.open(QIODevice::WriteOnly) || f.write(data) != data.size() || !f.commit())
-        throw Error(QStringLiteral("%1: cannot write: %2").arg(path, f.errorString()));
 }
 
 float fp16Value(float v) { return halfToFloat(floatToHalf(v)); }
@@ -315,16 +309,7 @@ GptqPackedResult exportGptqPacked(const Model& model, const std::vector<LayerRes
     }
 
     // config.json (the checkpoint's own for HF models, else generated) + quantization_config
-    QJsonObject cfg;
-    const QFileInfo src(model.path);
-    const QString srcCfg = (src.isDir() ? QDir(model.path) : src.absoluteDir()).filePath(QStringLiteral("config.json"));
-    if (model.format == QLatin1String("safetensors") && QFileInfo::exists(srcCfg)) {
-        QFile f(srcCfg);
-        if (!f.open(QIODevice::ReadOnly)) throw Error(QStringLiteral("%1: cannot read").arg(srcCfg));
-        cfg = QJsonDocument::fromJson(f.readAll()).object();
-    } else {
-        cfg = c.toHfJson();
-    }
+    QJsonObject cfg = checkpointConfigJson(model);
     cfg.insert(QStringLiteral("torch_dtype"), QStringLiteral("float16"));
     cfg.insert(QStringLiteral("tie_word_embeddings"), tied);
     const QJsonObject qcfg{{QStringLiteral("quant_method"), QStringLiteral("gptq")},
@@ -339,35 +324,16 @@ GptqPackedResult exportGptqPacked(const Model& model, const std::vector<LayerRes
                            {QStringLiteral("model_file_base_name"), QStringLiteral("model")}};
     cfg.insert(QStringLiteral("quantization_config"), qcfg);
 
-    const QFileInfo target(dirPath);
-    if (target.exists() && !(target.isDir() && QDir(dirPath).isEmpty()))
-        throw Error(QStringLiteral("%1: already exists and is not an empty directory; choose a new output directory").arg(dirPath));
-    const QString tmp = target.absoluteFilePath() + QStringLiteral(".partial");
-    QDir(tmp).removeRecursively();
-    if (!QDir().mkpath(tmp)) throw Error(QStringLiteral("%1: cannot create directory").arg(tmp));
-    try {
-        writeJsonFile(QDir(tmp).filePath(QStringLiteral("config.json")), cfg);
-        writeJsonFile(QDir(tmp).filePath(QStringLiteral("quantize_config.json")), qcfg);
-        writeRawSafetensors(QDir(tmp).filePath(QStringLiteral("model.safetensors")), out);
-        for (const QString& f : tokenizerFiles) {
-            if (!QFileInfo(f).isFile()) continue;
-            const QString dst = QDir(tmp).filePath(f.endsWith(QLatin1String(".bin")) ? QStringLiteral("tokenizer.bin") : QFileInfo(f).fileName());
-            if (!QFile::copy(f, dst)) throw Error(QStringLiteral("%1: cannot copy the tokenizer to %2").arg(f, dst));
-        }
-        for (const auto& [name, bytes] : rawFiles) {
-            QSaveFile f(QDir(tmp).filePath(name));
-            if (!f.open(QIODevice::WriteOnly) || f.write(bytes) != bytes.size() || !f.commit())
-                throw Error(QStringLiteral("%1: cannot write %2").arg(tmp, name));
-        }
-        if (!opt.recipe.isEmpty())
-            writeJsonFile(QDir(tmp).filePath(QStringLiteral("quantscope_run.json")), QJsonObject{{QStringLiteral("recipe"), opt.recipe}});
-        if (target.exists()) QDir(dirPath).removeRecursively();
-        if (!QDir().rename(tmp, target.absoluteFilePath()))
-            throw Error(QStringLiteral("%1: cannot move the finished checkpoint into place").arg(dirPath));
-    } catch (...) {
-        QDir(tmp).removeRecursively();
-        throw;
-    }
+    std::map<QString, QJsonObject> extra;
+    if (!opt.recipe.isEmpty()) extra[QStringLiteral("quantscope_run.json")] = QJsonObject{{QStringLiteral("recipe"), opt.recipe}};
+    CheckpointDirOptions dopt;
+    dopt.noun = QStringLiteral("checkpoint");
+    dopt.skipMissingTokenizerFiles = true;
+    writeCheckpointDir(dirPath, [&](const QDir& tmp) {
+        writeJsonFile(tmp.filePath(QStringLiteral("config.json")), cfg);
+        writeJsonFile(tmp.filePath(QStringLiteral("quantize_config.json")), qcfg);
+        writeRawSafetensors(tmp.filePath(QStringLiteral("model.safetensors")), out);
+    }, tokenizerFiles, extra, rawFiles, dopt);
     return res;
 }
 

@@ -10,14 +10,57 @@
 
 namespace qs {
 
-namespace {
-
-void writeJson(const QString& path, const QJsonObject& o) {
+void writeJsonFile(const QString& path, const QJsonObject& o) {
     QSaveFile f(path);
     const QByteArray data = QJsonDocument(o).toJson(QJsonDocument::Indented);
     if (!f.open(QIODevice::WriteOnly) || f.write(data) != data.size() || !f.commit())
         throw Error(QStringLiteral("%1: cannot write: %2").arg(path, f.errorString()));
 }
+
+QJsonObject checkpointConfigJson(const Model& model) {
+    const QFileInfo src(model.path);
+    const QString srcCfg = (src.isDir() ? QDir(model.path) : src.absoluteDir()).filePath(QStringLiteral("config.json"));
+    if (model.format == QLatin1String("safetensors") && QFileInfo::exists(srcCfg)) {
+        QFile f(srcCfg);
+        if (!f.open(QIODevice::ReadOnly)) throw Error(QStringLiteral("%1: cannot read").arg(srcCfg));
+        return QJsonDocument::fromJson(f.readAll()).object();
+    }
+    return model.config.toHfJson();
+}
+
+void writeCheckpointDir(const QString& dirPath, const std::function<void(const QDir& tmp)>& fill, const QStringList& tokenizerFiles,
+                        const std::map<QString, QJsonObject>& extra, const std::map<QString, QByteArray>& rawFiles,
+                        const CheckpointDirOptions& opt) {
+    const QFileInfo target(dirPath);
+    if (target.exists() && !(target.isDir() && QDir(dirPath).isEmpty()))
+        throw Error(QStringLiteral("%1: already exists and is not an empty directory; choose a new %2").arg(dirPath, opt.outputName));
+    const QString tmp = target.absoluteFilePath() + QStringLiteral(".partial");
+    QDir(tmp).removeRecursively();
+    if (!QDir().mkpath(tmp)) throw Error(QStringLiteral("%1: cannot create directory").arg(tmp));
+    try {
+        const QDir t(tmp);
+        fill(t);
+        for (const QString& f : tokenizerFiles) {
+            if (opt.skipMissingTokenizerFiles && !QFileInfo(f).isFile()) continue;
+            const QString dst = t.filePath(f.endsWith(QLatin1String(".bin")) ? QStringLiteral("tokenizer.bin") : QFileInfo(f).fileName());
+            if (!QFile::copy(f, dst)) throw Error(QStringLiteral("%1: cannot copy the tokenizer to %2").arg(f, dst));
+        }
+        for (const auto& [name, obj] : extra) writeJsonFile(t.filePath(name), obj);
+        for (const auto& [name, bytes] : rawFiles) {
+            QSaveFile f(t.filePath(name));
+            if (!f.open(QIODevice::WriteOnly) || f.write(bytes) != bytes.size() || !f.commit())
+                throw Error(QStringLiteral("%1: cannot write %2").arg(tmp, name));
+        }
+        if (target.exists()) QDir(dirPath).removeRecursively();
+        if (!QDir().rename(tmp, target.absoluteFilePath()))
+            throw Error(QStringLiteral("%1: cannot move the finished %2 into place").arg(dirPath, opt.noun));
+    } catch (...) {
+        QDir(tmp).removeRecursively();
+        throw;
+    }
+}
+
+namespace {
 
 /// Writes logical matrix `m` of `w` into `storage` (the tensor's float data in
 /// its stored layout): the inverse of WeightSource::rowsBlock.
@@ -41,32 +84,18 @@ void scatterVector(const WeightSource& w, const VectorF& v, std::vector<float>& 
 
 void saveHfModel(const Model& model, const QString& dirPath, const QStringList& tokenizerFiles,
                  const std::map<QString, QJsonObject>& extra, const std::map<QString, QByteArray>& rawFiles) {
-    const QFileInfo target(dirPath);
-    if (target.exists() && !(target.isDir() && QDir(dirPath).isEmpty()))
-        throw Error(QStringLiteral("%1: already exists and is not an empty directory; choose a new --save directory").arg(dirPath));
-    const QString tmp = target.absoluteFilePath() + QStringLiteral(".partial");
-    QDir(tmp).removeRecursively();
-    if (!QDir().mkpath(tmp)) throw Error(QStringLiteral("%1: cannot create directory").arg(tmp));
-    try {
+    CheckpointDirOptions opt;
+    opt.outputName = QStringLiteral("--save directory");
+    writeCheckpointDir(dirPath, [&](const QDir& tmp) {
         // config.json: the original one for HF checkpoints, else generated (LLaMA)
-        QJsonObject cfg;
-        const QFileInfo src(model.path);
-        const QString srcCfg = (src.isDir() ? QDir(model.path) : src.absoluteDir()).filePath(QStringLiteral("config.json"));
-        if (model.format == QLatin1String("safetensors") && QFileInfo::exists(srcCfg)) {
-            QFile f(srcCfg);
-            if (!f.open(QIODevice::ReadOnly)) throw Error(QStringLiteral("%1: cannot read").arg(srcCfg));
-            cfg = QJsonDocument::fromJson(f.readAll()).object();
-        } else {
-            cfg = model.config.toHfJson();
-        }
+        QJsonObject cfg = checkpointConfigJson(model);
         cfg.insert(QStringLiteral("torch_dtype"), QStringLiteral("float32"));
         // Tied embeddings whose two uses now differ (only one of them quantized, or
         // both in different ways) are saved untied, with lm_head as its own tensor.
         const bool tied = model.lmHead.ref.data == model.embedTokens.ref.data;
         const bool untie = tied && model.embedOverride != model.lmHeadOverride;
         if (untie) cfg.insert(QStringLiteral("tie_word_embeddings"), false);
-        writeJson(QDir(tmp).filePath(QStringLiteral("config.json")), cfg);
-
+        writeJsonFile(tmp.filePath(QStringLiteral("config.json")), cfg);
         // tensors: float32 copies of every stored tensor, overrides scattered in
         const bool ignorePerm = model.format == QLatin1String("llama2c");  // HF layout = logical layout
         std::vector<std::vector<float>> data;
@@ -104,25 +133,9 @@ void saveHfModel(const Model& model, const QString& dirPath, const QStringList& 
             out.push_back({"lm_head.weight", {head.rows(), head.cols()}, DType::F32, nullptr, {}});
         }
         for (size_t i = 0; i < out.size(); ++i) out[i].values = data[i].data();
-        writeSafetensors(QDir(tmp).filePath(QStringLiteral("model.safetensors")), out,
+        writeSafetensors(tmp.filePath(QStringLiteral("model.safetensors")), out,
                          {{"format", "pt"}, {"producer", "QuantScope " QUANTSCOPE_VERSION}});
-        for (const QString& f : tokenizerFiles) {
-            const QString dst = QDir(tmp).filePath(f.endsWith(QLatin1String(".bin")) ? QStringLiteral("tokenizer.bin") : QFileInfo(f).fileName());
-            if (!QFile::copy(f, dst)) throw Error(QStringLiteral("%1: cannot copy the tokenizer to %2").arg(f, dst));
-        }
-        for (const auto& [name, obj] : extra) writeJson(QDir(tmp).filePath(name), obj);
-        for (const auto& [name, bytes] : rawFiles) {
-            QSaveFile f(QDir(tmp).filePath(name));
-            if (!f.open(QIODevice::WriteOnly) || f.write(bytes) != bytes.size() || !f.commit())
-                throw Error(QStringLiteral("%1: cannot write %2").arg(tmp, name));
-        }
-        if (target.exists()) QDir(dirPath).removeRecursively();
-        if (!QDir().rename(tmp, target.absoluteFilePath()))
-            throw Error(QStringLiteral("%1: cannot move the finished model into place").arg(dirPath));
-    } catch (...) {
-        QDir(tmp).removeRecursively();
-        throw;
-    }
+    }, tokenizerFiles, extra, rawFiles, opt);
 }
 
 }  // namespace qs

@@ -1,5 +1,9 @@
 #pragma once
+#include <functional>
+#include <map>
+
 #include <QByteArray>
+#include <QDir>
 #include <QJsonObject>
 #include <QString>
 #include <QStringList>
@@ -19,5 +23,27 @@ namespace qs {
 void saveHfModel(const Model& model, const QString& dir, const QStringList& tokenizerFiles = {},
                  const std::map<QString, QJsonObject>& extra = {},
                  const std::map<QString, QByteArray>& rawFiles = {});
+
+// ---- shared by the checkpoint writers (saveHfModel, exportGptqPacked)
+
+/// The config.json to write for `model`: its own one when it is a Hugging Face
+/// safetensors checkpoint, else one generated from its config (LLaMA layout).
+QJsonObject checkpointConfigJson(const Model& model);
+/// An indented JSON file, written atomically (QSaveFile). Throws qs::Error.
+void writeJsonFile(const QString& path, const QJsonObject& o);
+
+struct CheckpointDirOptions {
+    QString outputName = QStringLiteral("output directory");  // in "choose a new <outputName>"
+    QString noun = QStringLiteral("model");                  // in "cannot move the finished <noun> into place"
+    bool skipMissingTokenizerFiles = false;                   // else a missing one is an error
+};
+/// Writes a checkpoint directory so that a failure never leaves a half-written
+/// one: `dir` must not exist or be empty; `fill` writes the model files into a
+/// temporary sibling directory, then copies of `tokenizerFiles` (a llama2.c .bin
+/// as tokenizer.bin), the `extra` JSON files and `rawFiles` are added and the
+/// directory is renamed into place. Throws qs::Error (the temporary directory removed).
+void writeCheckpointDir(const QString& dir, const std::function<void(const QDir& tmp)>& fill, const QStringList& tokenizerFiles,
+                        const std::map<QString, QJsonObject>& extra, const std::map<QString, QByteArray>& rawFiles,
+                        const CheckpointDirOptions& opt = {});
 
 }  // namespace qs

@@ -640,19 +640,13 @@ int cmdQuantize(QCommandLineParser& p, RunLog& runLog, const ExportRequest* expo
     std::vector<std::string> evalTexts;  // read before the long run so a bad path fails fast
     for (const QString& e : evalPaths) evalTexts.push_back(loadText(e));
 
+    std::optional<ExportRequest> ex;
+    if (exportReq) ex = *exportReq;
+    else if (p.isSet(QStringLiteral("export-gguf"))) ex = ExportRequest{QStringLiteral("gguf"), p.value(QStringLiteral("export-gguf"))};
+    else if (p.isSet(QStringLiteral("allow-requantize")) || p.isSet(QStringLiteral("requantize-to")))
+        throw Error(QStringLiteral("--allow-requantize and --requantize-to apply to --export-gguf / export"));
     // an export the recipe cannot give losslessly is refused now, not after the quantization
-    if (const QString exportFormat = exportReq ? exportReq->format : p.isSet(QStringLiteral("export-gguf")) ? QStringLiteral("gguf") : QString();
-        !exportFormat.isEmpty()) {
-        const QStringList problems =
-            exportPlanProblems(exportFormat, plannedLayers(*l.model, recipe), p.isSet(QStringLiteral("allow-requantize")));
-        if (!problems.isEmpty())
-            throw Error(exportFormat == QLatin1String("gguf")
-                            ? QStringLiteral("GGUF export: no GGUF type stores these layers exactly as the recipe plans them: %1. Quantize "
-                                             "them in gguf_q8_0, gguf_q4_0, gguf_q4_1, mxfp4 or fp16, or pass --allow-requantize to "
-                                             "re-quantize them with RTN (the added error is reported per tensor)")
-                                  .arg(problems.join(QStringLiteral(", ")))
-                            : QStringLiteral("GPTQ-packed export: %1").arg(problems.join(QStringLiteral("; "))));
-    }
+    if (ex) requireExportablePlan(ex->format, plannedLayers(*l.model, recipe), p.isSet(QStringLiteral("allow-requantize")));
     const std::string hash = l.model->contentHash();
     runLog.begin(*l.model, hash, calibPath, calib, recipe, device.logLine());
     const QuantizeResult qr = quantizeModel(*l.model, calibTokens, calib, recipe.planFn(), stderrProgress(), recipe.outerPlans());
@@ -719,11 +713,6 @@ int cmdQuantize(QCommandLineParser& p, RunLog& runLog, const ExportRequest* expo
         saveHfModel(*qr.model, dir, l.tokenizer->sourceFiles, {{QStringLiteral("quantscope_run.json"), run}}, raw);
         out.insert(QStringLiteral("saved"), dir);
     }
-    std::optional<ExportRequest> ex;
-    if (exportReq) ex = *exportReq;
-    else if (p.isSet(QStringLiteral("export-gguf"))) ex = ExportRequest{QStringLiteral("gguf"), p.value(QStringLiteral("export-gguf"))};
-    else if (p.isSet(QStringLiteral("allow-requantize")) || p.isSet(QStringLiteral("requantize-to")))
-        throw Error(QStringLiteral("--allow-requantize and --requantize-to apply to --export-gguf / export"));
     // A failed export does not lose the run: it is logged as finished with its
     // results and the export's error, then the error ends the command.
     std::exception_ptr exportFailure;

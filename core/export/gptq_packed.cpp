@@ -160,8 +160,7 @@ GptqPackedResult exportGptqPacked(const Model& model, const std::vector<LayerRes
                                                              l->inFeatures, l->outFeatures}
                                              : PlannedLayer{l->name, it->second->method, it->second->format, l->inFeatures, l->outFeatures});
     }
-    if (const QStringList problems = exportPlanProblems(QStringLiteral("gptq"), planned, opt.allowRequantize); !problems.isEmpty())
-        throw Error(QStringLiteral("GPTQ-packed export: %1").arg(problems.join(QStringLiteral("; "))));
+    requireExportablePlan(QStringLiteral("gptq"), planned, opt.allowRequantize);
     QuantFormat common = planned.front().format;
     common.fp16Scale = true;
     const QuantFormat F = common;

@@ -88,6 +88,17 @@ QStringList exportPlanProblems(const QString& format, const std::vector<PlannedL
     return problems;
 }
 
+void requireExportablePlan(const QString& format, const std::vector<PlannedLayer>& layers, bool allowRequantize) {
+    const QStringList problems = exportPlanProblems(format, layers, allowRequantize);
+    if (problems.isEmpty()) return;
+    if (format == QLatin1String("gguf"))
+        throw Error(QStringLiteral("GGUF export: no GGUF type stores these layers exactly as the recipe plans them: %1. Quantize "
+                                   "them in gguf_q8_0, gguf_q4_0, gguf_q4_1, mxfp4 or fp16, or pass --allow-requantize to "
+                                   "re-quantize them with RTN (the added error is reported per tensor)")
+                        .arg(problems.join(QStringLiteral(", "))));
+    throw Error(QStringLiteral("GPTQ-packed export: %1").arg(problems.join(QStringLiteral("; "))));
+}
+
 ReadBackCheck compareReadBack(const Model& back, const Model& q, const std::set<std::string>& requantized) {
     ReadBackCheck c;
     auto check = [&](const std::string& name, const auto& a, const auto& b) {

@@ -48,6 +48,9 @@ std::vector<PlannedLayer> plannedLayers(const Model& model, const Recipe& recipe
 ///    with in and out packable at that width.
 /// The writers apply the same rules to what the run evaluated (and check the weights).
 QStringList exportPlanProblems(const QString& format, const std::vector<PlannedLayer>& layers, bool allowRequantize);
+/// Throws qs::Error listing exportPlanProblems, when there are any ("GGUF export: no
+/// GGUF type stores these layers exactly ...: a (int4-g128), ..." / "GPTQ-packed export: ...").
+void requireExportablePlan(const QString& format, const std::vector<PlannedLayer>& layers, bool allowRequantize);
 
 struct VerifiedExportRequest {
     QString format;              // "gguf" or "gptq"

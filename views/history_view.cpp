@@ -102,11 +102,8 @@ QVariant RunHistoryModel::data(const QModelIndex& index, int role) const {
         QString t = tr("run %1 (%2) of %3\nrecipe: %4\ndevice: %5").arg(r.id).arg(r.kind, r.modelPath, r.recipeSummary, r.device);
         if (!r.error.isEmpty()) t += tr("\nerror: %1").arg(r.error);
         for (const DatasetResultRow& d : r.datasets) t += tr("\n%1: ppl %2").arg(QFileInfo(d.dataPath).fileName()).arg(d.ppl, 0, 'f', 4);
-        const QJsonObject ex = r.params.value(QStringLiteral("export")).toObject();
-        if (!ex.isEmpty())
-            t += ex.value(QStringLiteral("written")).toBool()
-                     ? tr("\nexported: %1").arg(ex.value(QStringLiteral("summary")).toString())
-                     : tr("\nexport to %1 failed: %2").arg(ex.value(QStringLiteral("path")).toString(), ex.value(QStringLiteral("error")).toString());
+        if (const auto ex = RunExport::of(r))
+            t += ex->written ? tr("\nexported: %1").arg(ex->summary) : tr("\nexport to %1 failed: %2").arg(ex->path, ex->error);
         return t;
     }
     if (role == Qt::TextAlignmentRole && (index.column() == ColId || index.column() == ColBits || index.column() == ColPpl))
@@ -122,11 +119,9 @@ QVariant RunHistoryModel::data(const QModelIndex& index, int role) const {
         case ColPpl: return ppl ? QString::number(*ppl, 'f', 3) : QString();
         case ColStatus: {
             // a run that exported says so: "finished · GGUF written" / "finished · export failed"
-            const QJsonObject ex = r.params.value(QStringLiteral("export")).toObject();
-            if (ex.isEmpty()) return r.status;
-            return ex.value(QStringLiteral("written")).toBool()
-                       ? tr("%1 · %2 written").arg(r.status, ex.value(QStringLiteral("format")).toString().toUpper())
-                       : tr("%1 · export failed").arg(r.status);
+            const auto ex = RunExport::of(r);
+            if (!ex) return r.status;
+            return ex->written ? tr("%1 · %2 written").arg(r.status, ex->format.toUpper()) : tr("%1 · export failed").arg(r.status);
         }
         case ColDuration: {
             const auto d = durationSeconds(r);
@@ -287,9 +282,8 @@ void HistoryView::setModelFilter(const QString& modelPath) {
 QString HistoryView::exportedModelPath(qint64 runId) const {
     const RunRecord* r = model_->run(runId);
     if (!r) return {};
-    const QJsonObject ex = r->params.value(QStringLiteral("export")).toObject();
-    const QString path = ex.value(QStringLiteral("path")).toString();
-    return ex.value(QStringLiteral("written")).toBool() && !path.isEmpty() && QFileInfo::exists(path) ? path : QString();
+    const auto ex = RunExport::of(*r);
+    return ex && ex->written && !ex->path.isEmpty() && QFileInfo::exists(ex->path) ? ex->path : QString();
 }
 
 bool HistoryView::openExportedModel(qint64 runId) {

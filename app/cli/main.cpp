@@ -730,9 +730,10 @@ int cmdQuantize(QCommandLineParser& p, RunLog& runLog, const ExportRequest* expo
     out.insert(QStringLiteral("device"), device.json());
     QJsonObject logParams;
     if (ex)
-        logParams.insert(QStringLiteral("export"),
-                         exportLogEntry(ex->format, QFileInfo(ex->out).absoluteFilePath(),
-                                        out.value(QStringLiteral("export")).toObject().value(QStringLiteral("summary")).toString(), exportError));
+        logParams = RunExport::result(ex->format, QFileInfo(ex->out).absoluteFilePath(),
+                                      out.value(QStringLiteral("export")).toObject().value(QStringLiteral("summary")).toString(),
+                                      exportError)
+                        .asParams();
     runLog.finish(out, device.logLine(), qr.layers, evalResults, logParams);
     if (exportFailure) {
         if (runLog.runId())
@@ -892,12 +893,11 @@ int cmdRuns(QCommandLineParser& p) {
                     r->host.toStdString().c_str(), (long long)r->pid, r->device.toStdString().c_str(),
                     r->appVersion.toStdString().c_str());
         if (!r->error.isEmpty()) std::printf("  error: %s\n", r->error.toStdString().c_str());
-        if (const QJsonObject ex = r->params.value(QStringLiteral("export")).toObject(); !ex.isEmpty()) {
-            if (ex.value(QStringLiteral("written")).toBool())
-                std::printf("  export: %s\n", ex.value(QStringLiteral("summary")).toString().toStdString().c_str());
+        if (const auto ex = RunExport::of(*r)) {
+            if (ex->written)
+                std::printf("  export: %s\n", ex->summary.toStdString().c_str());
             else
-                std::printf("  export to %s failed: %s\n", ex.value(QStringLiteral("path")).toString().toStdString().c_str(),
-                            ex.value(QStringLiteral("error")).toString().toStdString().c_str());
+                std::printf("  export to %s failed: %s\n", ex->path.toStdString().c_str(), ex->error.toStdString().c_str());
         }
         if (r->avgBits) std::printf("  average bits %.3f, %zu layers\n", *r->avgBits, r->layers.size());
         for (const DatasetResultRow& d : r->datasets)

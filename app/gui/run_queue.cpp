@@ -126,8 +126,7 @@ void RunQueue::logEnd(const Pending& p, const Outcome& o) {
         if (o.result) {
             out = experimentOutcome(*o.result, p.req.eval.name);
             if (p.req.exportTo)
-                out.params.insert(QStringLiteral("export"),
-                                  exportLogEntry(p.req.exportTo->format, p.req.exportTo->out, o.exported, o.exportError));
+                out.params = RunExport::result(p.req.exportTo->format, p.req.exportTo->out, o.exported, o.exportError).asParams();
         } else {
             out.status = o.cancelled ? QStringLiteral("cancelled") : QStringLiteral("failed");
             out.error = o.cancelled ? QStringLiteral("cancelled") : o.error;

@@ -56,11 +56,21 @@ QString runExperimentName(const RunRecord& r) {
     return r.recipeSummary.contains(QLatin1String("override")) ? parts.front() + QStringLiteral(" (mixed)") : parts.front();
 }
 
-QJsonObject exportLogEntry(const QString& format, const QString& path, const QString& summary, const QString& error) {
-    QJsonObject o{{QStringLiteral("format"), format}, {QStringLiteral("path"), path}, {QStringLiteral("written"), error.isEmpty()}};
-    if (error.isEmpty()) o.insert(QStringLiteral("summary"), summary);
+QJsonObject RunExport::toJson() const {
+    QJsonObject o{{QStringLiteral("format"), format}, {QStringLiteral("path"), path}, {QStringLiteral("written"), written}};
+    if (written) o.insert(QStringLiteral("summary"), summary);
     else o.insert(QStringLiteral("error"), error);
     return o;
+}
+
+QJsonObject RunExport::asParams() const { return QJsonObject{{QStringLiteral("export"), toJson()}}; }
+
+std::optional<RunExport> RunExport::of(const RunRecord& r) {
+    const QJsonObject o = r.params.value(QStringLiteral("export")).toObject();
+    if (o.isEmpty()) return std::nullopt;
+    return RunExport{o.value(QStringLiteral("format")).toString(), o.value(QStringLiteral("path")).toString(),
+                     o.value(QStringLiteral("summary")).toString(), o.value(QStringLiteral("error")).toString(),
+                     o.value(QStringLiteral("written")).toBool()};
 }
 
 }  // namespace qs

@@ -2,6 +2,8 @@
 // Rows of the experiment log from core's results (core/store): what the GUI's run
 // queue writes when a run ends. The CLI builds the same rows from its --json
 // output (app/cli).
+#include <optional>
+
 #include "jobs/experiment.h"
 #include "store/store.h"
 
@@ -18,8 +20,21 @@ DatasetResultRow datasetResultRow(const QString& dataPath, const EvalResult& e);
 RunOutcome experimentOutcome(const ExperimentResult& r, const QString& dataPath);
 
 /// What a run's params record of an export (key "export"): the format, the path,
-/// whether the file was written and checked, and its one-line summary or the error.
-QJsonObject exportLogEntry(const QString& format, const QString& path, const QString& summary, const QString& error);
+/// whether the file was written and checked, and its one-line summary or the error
+struct RunExport {
+    QString format, path, summary, error;
+    bool written = false;
+    /// What an export attempt gives: written when there is no error.
+    static RunExport result(const QString& format, const QString& path, const QString& summary, const QString& error) {
+        return RunExport{format, path, summary, error, error.isEmpty()};
+    }
+    /// {"format", "path", "written", "summary" | "error"}
+    QJsonObject toJson() const;
+    /// The params' "export" entry of a logged run, nullopt when it exported nothing.
+    static std::optional<RunExport> of(const RunRecord& r);
+    /// RunOutcome::params with this export recorded.
+    QJsonObject asParams() const;
+};
 
 /// The experiment (curve) a logged run belongs to: its params' "experiment" when
 /// set (GUI runs, `quantize --experiment`), else the recipe's default method,

@@ -15,7 +15,6 @@
 #include <QEventLoop>
 #include <QFileDialog>
 #include <QDateTime>
-#include <QDir>
 #include <QFileInfo>
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -51,6 +50,7 @@
 #include "alloc/allocate.h"
 #include "bits_delegate.h"
 #include "export_dialog.h"
+#include "model/save.h"
 #include "compute/backend.h"
 #include "compute/threads.h"
 #include "opencl/clwrap.h"
@@ -1185,7 +1185,7 @@ int MainWindow::runCurrent() {
 int MainWindow::exportModel(const VerifiedExportRequest& req) {
     // what the writer would refuse only after the whole run
     const QFileInfo target(req.out);
-    if (req.format == QLatin1String("gptq") && target.exists() && !(target.isDir() && QDir(req.out).isEmpty())) {
+    if (req.format == QLatin1String("gptq") && !checkpointDirFree(req.out)) {
         showError(tr("Cannot export"), tr("%1 already exists and is not an empty directory; choose a new directory for the checkpoint.").arg(req.out));
         return 0;
     }

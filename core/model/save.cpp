@@ -28,11 +28,16 @@ QJsonObject checkpointConfigJson(const Model& model) {
     return model.config.toHfJson();
 }
 
+bool checkpointDirFree(const QString& dir) {
+    const QFileInfo t(dir);
+    return !t.exists() || (t.isDir() && QDir(dir).isEmpty());
+}
+
 void writeCheckpointDir(const QString& dirPath, const std::function<void(const QDir& tmp)>& fill, const QStringList& tokenizerFiles,
                         const std::map<QString, QJsonObject>& extra, const std::map<QString, QByteArray>& rawFiles,
                         const CheckpointDirOptions& opt) {
     const QFileInfo target(dirPath);
-    if (target.exists() && !(target.isDir() && QDir(dirPath).isEmpty()))
+    if (!checkpointDirFree(dirPath))
         throw Error(QStringLiteral("%1: already exists and is not an empty directory; choose a new %2").arg(dirPath, opt.outputName));
     const QString tmp = target.absoluteFilePath() + QStringLiteral(".partial");
     QDir(tmp).removeRecursively();

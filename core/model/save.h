@@ -32,6 +32,9 @@ QJsonObject checkpointConfigJson(const Model& model);
 /// An indented JSON file, written atomically (QSaveFile). Throws qs::Error.
 void writeJsonFile(const QString& path, const QJsonObject& o);
 
+/// Whether a checkpoint directory can be written at `dir`: it does not exist or is empty.
+bool checkpointDirFree(const QString& dir);
+
 struct CheckpointDirOptions {
     QString outputName = QStringLiteral("output directory");  // in "choose a new <outputName>"
     QString noun = QStringLiteral("model");                  // in "cannot move the finished <noun> into place"

@@ -3,7 +3,8 @@
 # (LLAMA_CPP_DIR, else the copy vendored in PyPI's llama-cpp-python sdist, fetched
 # once into $BUILD/llamacpp-src with `pip download`), builds LLAMA_TARGETS
 # (llama_window_ppl and/or llama.cpp's llama-imatrix, llama-quantize) in
-# $BUILD/llamacpp-check = LLB, and sets LLAMA_COMMIT. Reference tools only.
+# $BUILD/llamacpp-check = LLB, and sets LLAMA_COMMIT; defines token_ids (needs CLI,
+# MODEL from bench/stories_split.sh). Reference tools only.
 LLB="$BUILD/llamacpp-check"
 if [ -z "${LLAMA_CPP_DIR:-}" ]; then
   SRC="$BUILD/llamacpp-src"
@@ -21,3 +22,10 @@ cmake -S bench/llamacpp -B "$LLB" -DCMAKE_BUILD_TYPE=Release -DLLAMA_CPP_DIR="$L
 cmake --build "$LLB" -j"$(nproc)" --target $LLAMA_TARGETS >&2
 LLAMA_BIN="$LLB/bin"
 LLAMA_COMMIT="$(git -C "$LLAMA_CPP_DIR" rev-parse HEAD 2>/dev/null || echo unknown)"
+
+# QuantScope's token ids of a text file (its tokenizer, BOS as the model says),
+# space-separated, for llama_window_ppl: token_ids TEXT OUT
+token_ids() {
+  "$CLI" tokenize --model "$MODEL" --data "$1" --json 2>/dev/null |
+    python3 -c "import json,sys; print(' '.join(map(str, json.load(sys.stdin)['ids'])))" > "$2"
+}

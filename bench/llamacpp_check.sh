@@ -20,8 +20,7 @@ LLAMA_TARGETS="llama_window_ppl"
 source bench/llamacpp_build.sh
 
 tr -d '\r' < "$TMP/heldout.txt" > "$TMP/text.txt"
-"$CLI" tokenize --model "$MODEL" --data "$TMP/text.txt" --json 2>/dev/null |
-  python3 -c "import json,sys; print(' '.join(map(str, json.load(sys.stdin)['ids'])))" > "$TMP/ids.txt"
+token_ids "$TMP/text.txt" "$TMP/ids.txt"
 HF="$SHARED/models/stories260K-hf"
 TOK="$SHARED/models/stories260K/tok512.bin"
 rows=()

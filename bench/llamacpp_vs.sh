@@ -29,10 +29,7 @@ now() { date +%s.%N; }
 tr -d '\r' < "$TMP/calib.txt" > "$TMP/calib_text.txt"
 tr -d '\r' < "$TMP/heldout.txt" > "$TMP/heldout_text.txt"
 python3 -c 'import json,sys; print("\n\n".join(json.loads(l)["text"] for l in open(sys.argv[1]) if l.strip()).replace("\r", ""), end="")' "$WIKI" > "$TMP/wiki_text.txt"
-for e in heldout wiki; do
-  "$CLI" tokenize --model "$MODEL" --data "$TMP/${e}_text.txt" --json 2>/dev/null |
-    python3 -c "import json,sys; print(' '.join(map(str, json.load(sys.stdin)['ids'])))" > "$TMP/${e}_ids.txt"
-done
+for e in heldout wiki; do token_ids "$TMP/${e}_text.txt" "$TMP/${e}_ids.txt"; done
 C4="$SHARED/data/c4/c4_sample_200docs.jsonl"
 python3 -c 'import json,sys; print("\n\n".join(json.loads(l)["text"] for l in open(sys.argv[1]) if l.strip()).replace("\r", ""), end="")' "$C4" > "$TMP/c4_text.txt"
 BASE=(--model "$MODEL" --nsamples 32 --seqlen 256 --seed 0 --no-db --device cpu --threads "$NT")
